@@ -1,0 +1,11 @@
+"""vlprompt: prompt learning for CLIP-style vision-language models (CoOp, CoCoOp and baselines).
+
+The framework lives in this package; the method and dataset plug-ins live in the repository's
+top-level ``trainers/`` and ``datasets/`` folders and are importable as ``vlprompt.trainers`` and
+``vlprompt.datasets`` (see :mod:`vlprompt.plugins`).
+"""
+from vlprompt.plugins import alias_plugin_packages as _alias
+
+__version__ = "0.1.0"
+
+_alias()

@@ -1,0 +1,93 @@
+"""Config assembly in the reference order: defaults -> dataset YAML -> trainer YAML -> flags -> opts."""
+from __future__ import annotations
+
+import os
+from typing import Optional, Sequence
+
+from yacs.config import CfgNode as CN
+
+from .defaults import get_cfg_default
+
+
+def merge_opts(cfg: CN, opts: Sequence[str]) -> None:
+    """Merge flat ``KEY VALUE`` pairs, with errors that name the offending key."""
+    opts = list(opts or [])
+    if len(opts) % 2 != 0:
+        raise ValueError(
+            f"Config options must be KEY VALUE pairs, got an odd number of items: {opts}. "
+            "Example: TRAINER.COOP.N_CTX 16 DATASET.NUM_SHOTS 4"
+        )
+    for key, value in zip(opts[0::2], opts[1::2]):
+        _check_key(cfg, key)
+        cfg.merge_from_list([key, value])
+
+
+def _check_key(cfg: CN, key: str) -> None:
+    node = cfg
+    parts = key.split(".")
+    for i, part in enumerate(parts):
+        if not isinstance(node, CN) or part not in node:
+            parent = ".".join(parts[:i]) or "<root>"
+            known = sorted(node.keys()) if isinstance(node, CN) else []
+            raise KeyError(f'Unknown config key "{key}": "{part}" is not a key of {parent} (known: {known})')
+        node = node[part]
+
+
+def merge_yaml(cfg: CN, path: str) -> None:
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f'Config file not found: "{path}"')
+    try:
+        cfg.merge_from_file(path)
+    except KeyError as e:
+        raise KeyError(f'In config file "{path}": {e}') from None
+    except ValueError as e:
+        raise ValueError(f'In config file "{path}": {e}') from None
+
+
+def setup_cfg(
+    args=None,
+    dataset_config_file: Optional[str] = None,
+    config_file: Optional[str] = None,
+    opts: Optional[Sequence[str]] = None,
+    freeze: bool = True,
+) -> CN:
+    """Build the config as the reference ``train.py`` does.
+
+    ``args`` is an argparse namespace with the train.py flags (any may be missing); the explicit
+    keyword arguments are a convenience for library use and tests.
+    """
+    cfg = get_cfg_default()
+    get = (lambda k, d=None: getattr(args, k, d)) if args is not None else (lambda k, d=None: d)
+    dataset_config_file = dataset_config_file or get("dataset_config_file")
+    config_file = config_file or get("config_file")
+    if dataset_config_file:
+        merge_yaml(cfg, dataset_config_file)
+    if config_file:
+        merge_yaml(cfg, config_file)
+
+    # Command-line flags: empty strings/None do not override; --seed only if truthy (as the reference).
+    if get("root"):
+        cfg.DATASET.ROOT = get("root")
+    if get("output_dir"):
+        cfg.OUTPUT_DIR = get("output_dir")
+    if get("resume"):
+        cfg.RESUME = get("resume")
+    if get("seed"):
+        cfg.SEED = get("seed")
+    if get("source_domains"):
+        cfg.DATASET.SOURCE_DOMAINS = get("source_domains")
+    if get("target_domains"):
+        cfg.DATASET.TARGET_DOMAINS = get("target_domains")
+    if get("transforms"):
+        cfg.INPUT.TRANSFORMS = get("transforms")
+    if get("trainer"):
+        cfg.TRAINER.NAME = get("trainer")
+    if get("backbone"):
+        cfg.MODEL.BACKBONE.NAME = get("backbone")
+    if get("head"):
+        cfg.MODEL.HEAD.NAME = get("head")
+
+    merge_opts(cfg, list(get("opts") or []) + list(opts or []))
+    if freeze:
+        cfg.freeze()
+    return cfg

@@ -1,0 +1,126 @@
+"""Builds the dataset, its transforms and the train/val/test loaders, as Dassl's DataManager."""
+from __future__ import annotations
+
+import warnings
+
+import torch
+from PIL import Image
+from tabulate import tabulate
+from torch.utils.data import DataLoader, Dataset
+
+from .base import build_dataset
+from .transforms import build_transform
+
+
+def read_image(path: str) -> Image.Image:
+    """Open an image as RGB; failures name the file (never a bare PIL traceback)."""
+    try:
+        with Image.open(path) as img:
+            return img.convert("RGB")
+    except Exception as e:
+        raise RuntimeError(
+            f'Cannot read image "{path}": {type(e).__name__}: {e}. Replace or remove the file, '
+            "or set DATASET.SKIP_BAD_IMAGES True to skip unreadable images with a warning."
+        ) from None
+
+
+class DatasetWrapper(Dataset):
+    """Applies the transform; items are dicts with img, label, domain, impath, index."""
+
+    def __init__(self, cfg, data_source, transform=None, is_train: bool = False):
+        self.data_source = data_source
+        self.transform = transform
+        self.is_train = is_train
+        self.skip_bad = cfg.DATASET.SKIP_BAD_IMAGES
+        self.k_tfm = cfg.DATALOADER.K_TRANSFORMS if is_train else 1
+        self.return_img0 = cfg.DATALOADER.RETURN_IMG0
+        self.to_tensor = build_transform(cfg, is_train=False, choices=[]) if self.return_img0 else None
+
+    def __len__(self) -> int:
+        return len(self.data_source)
+
+    def __getitem__(self, idx: int):
+        item = self.data_source[idx]
+        try:
+            img0 = read_image(item.impath)
+        except RuntimeError as e:
+            if not self.skip_bad:
+                raise
+            warnings.warn(f"Skipping unreadable image: {e}")
+            return None
+        output = {"label": item.label, "domain": item.domain, "impath": item.impath, "index": idx}
+        if self.transform is None:
+            output["img"] = img0
+        elif self.k_tfm > 1:
+            output["img"] = [self.transform(img0) for _ in range(self.k_tfm)]
+        else:
+            output["img"] = self.transform(img0)
+        if self.return_img0:
+            output["img0"] = self.to_tensor(img0)
+        return output
+
+
+def _collate_skip_none(batch):
+    batch = [b for b in batch if b is not None]
+    if not batch:
+        return None
+    return torch.utils.data.default_collate(batch)
+
+
+def build_data_loader(cfg, data_source, batch_size: int, transform, is_train: bool,
+                      sampler=None, dataset_wrapper=None) -> DataLoader:
+    if data_source is None or len(data_source) == 0:
+        raise ValueError("Cannot build a data loader over an empty list of samples; check the dataset split.")
+    wrapper = (dataset_wrapper or DatasetWrapper)(cfg, data_source, transform=transform, is_train=is_train)
+    shuffle = is_train and sampler is None
+    return DataLoader(
+        wrapper,
+        batch_size=batch_size,
+        shuffle=shuffle,  # RandomSampler without a generator: each epoch's order comes from the torch RNG
+        sampler=sampler,
+        num_workers=cfg.DATALOADER.NUM_WORKERS,
+        drop_last=is_train and len(data_source) >= batch_size,
+        pin_memory=torch.cuda.is_available() and cfg.USE_CUDA,
+        collate_fn=_collate_skip_none if cfg.DATASET.SKIP_BAD_IMAGES else None,
+    )
+
+
+class DataManager:
+    def __init__(self, cfg, custom_tfm_train=None, custom_tfm_test=None, dataset_wrapper=None, dataset=None):
+        dataset = dataset if dataset is not None else build_dataset(cfg)
+        tfm_train = custom_tfm_train if custom_tfm_train is not None else build_transform(cfg, is_train=True)
+        tfm_test = custom_tfm_test if custom_tfm_test is not None else build_transform(cfg, is_train=False)
+        if cfg.DATALOADER.TRAIN_X.SAMPLER != "RandomSampler":
+            raise ValueError(f'Only DATALOADER.TRAIN_X.SAMPLER "RandomSampler" is supported, got "{cfg.DATALOADER.TRAIN_X.SAMPLER}"')
+
+        self.train_loader_x = build_data_loader(
+            cfg, dataset.train_x, cfg.DATALOADER.TRAIN_X.BATCH_SIZE, tfm_train, True, dataset_wrapper=dataset_wrapper
+        )
+        self.val_loader = None
+        if dataset.val:
+            self.val_loader = build_data_loader(
+                cfg, dataset.val, cfg.DATALOADER.TEST.BATCH_SIZE, tfm_test, False, dataset_wrapper=dataset_wrapper
+            )
+        self.test_loader = build_data_loader(
+            cfg, dataset.test, cfg.DATALOADER.TEST.BATCH_SIZE, tfm_test, False, dataset_wrapper=dataset_wrapper
+        )
+        self.train_loader_u = None
+        self.dataset = dataset
+        self.tfm_train = tfm_train
+        self.tfm_test = tfm_test
+        self.cfg = cfg
+        if cfg.VERBOSE:
+            self.show_dataset_summary()
+
+    num_classes = property(lambda self: self.dataset.num_classes)
+    lab2cname = property(lambda self: self.dataset.lab2cname)
+    classnames = property(lambda self: self.dataset.classnames)
+    num_source_domains = property(lambda self: 1)
+
+    def show_dataset_summary(self) -> None:
+        d = self.dataset
+        table = [["Dataset", self.cfg.DATASET.NAME], ["# classes", f"{d.num_classes:,}"], ["# train_x", f"{len(d.train_x):,}"]]
+        if d.val:
+            table.append(["# val", f"{len(d.val):,}"])
+        table.append(["# test", f"{len(d.test):,}"])
+        print(tabulate(table))

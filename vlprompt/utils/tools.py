@@ -1,0 +1,72 @@
+"""Seeding, folders, atomic writes and environment info."""
+from __future__ import annotations
+
+import os
+import random
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+def set_random_seed(seed: int) -> None:
+    """Seed Python ``random``, NumPy and torch (CPU and all CUDA devices) with the same value."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.cuda.manual_seed_all(seed)
+
+
+def mkdir_if_missing(path) -> None:
+    os.makedirs(path, exist_ok=True)
+
+
+def _atomic_write(path, write_fn, mode: str) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode) as f:
+            write_fn(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def atomic_torch_save(obj, path) -> None:
+    """``torch.save`` to a temporary file then rename, so a crash never leaves a half-written file."""
+    _atomic_write(path, lambda f: torch.save(obj, f), "wb")
+
+
+def atomic_write_text(path, text: str) -> None:
+    _atomic_write(path, lambda f: f.write(text), "w")
+
+
+def atomic_write_bytes(path, data: bytes) -> None:
+    _atomic_write(path, lambda f: f.write(data), "wb")
+
+
+def collect_env_info() -> str:
+    import platform
+
+    lines = [
+        f"Python: {sys.version.split()[0]}",
+        f"Platform: {platform.platform()}",
+        f"PyTorch: {torch.__version__}",
+        f"CUDA available: {torch.cuda.is_available()}",
+    ]
+    if torch.cuda.is_available():
+        lines.append(f"GPU: {torch.cuda.get_device_name(0)} x {torch.cuda.device_count()}")
+    try:
+        import open_clip
+
+        lines.append(f"open_clip: {open_clip.__version__}")
+    except Exception:  # pragma: no cover - informational only
+        pass
+    return "\n".join(lines)
