@@ -13,11 +13,11 @@ import os
 import pickle
 import random
 from collections import OrderedDict, defaultdict
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
 from vlprompt.utils.tools import atomic_write_bytes, atomic_write_text
 
-from .base import Datum
+from .base import Datum, DatasetNotFoundError, check_dataset_layout
 
 
 def listdir_nohidden(path: str, sort: bool = False) -> List[str]:
@@ -25,6 +25,90 @@ def listdir_nohidden(path: str, sort: bool = False) -> List[str]:
     items = [f for f in os.listdir(path) if not f.startswith(".")]
     if sort:
         items.sort()
+    return items
+
+
+# ----------------------------------------------------------------------------- dataset folders
+class Download(NamedTuple):
+    """Where ``scripts/datasets/prepare.py`` fetches one entry of a dataset folder from.
+
+    Readers list these in their ``downloads`` attribute next to ``required`` / ``split_file`` /
+    ``split_inputs``, so the layout knowledge lives in one place (the reader class).
+    """
+
+    url: str  # plain URL, or a Google Drive URL from gdrive() (fetched with gdown)
+    provides: str  # the entry (relative to the dataset folder) it creates; skipped when present
+    into: str = "."  # archives: folder, relative to the dataset folder, to extract into
+    strip: str = ""  # archives: leading member folder to drop (when the archive has it)
+
+
+def gdrive(file_id: str) -> str:
+    return f"https://drive.google.com/uc?id={file_id}"
+
+
+def layout_entries(reader, dataset_dir: str) -> List[str]:
+    """Entries ``reader`` needs under ``dataset_dir``: ``required``, plus ``split_inputs`` (the files
+    a split is generated from) only while its split file is absent, since the reference never reads
+    them once the split file exists."""
+    entries = list(reader.required)
+    split_file = getattr(reader, "split_file", None)
+    if split_file and not os.path.exists(os.path.join(dataset_dir, split_file)):
+        entries += list(getattr(reader, "split_inputs", ()))
+    return entries
+
+
+def checked_dataset_dir(cfg, reader) -> str:
+    """``DATASET.ROOT/<reader.dataset_dir>`` as an absolute path, after checking its layout."""
+    root = os.path.abspath(os.path.expanduser(cfg.DATASET.ROOT))
+    dataset_dir = os.path.join(root, reader.dataset_dir)
+    check_dataset_layout(dataset_dir, layout_entries(reader, dataset_dir), type(reader).__name__, reader.source)
+    return dataset_dir
+
+
+def read_text_lines(path: str) -> List[str]:
+    """Stripped non-empty lines (blank lines, on which the reference would crash, are skipped)."""
+    with open(path, "r") as f:
+        return [line.strip() for line in f if line.strip()]
+
+
+def read_classnames(text_file: str) -> "OrderedDict[str, str]":
+    """ImageNet's ``classnames.txt``: ``<wnid> <class name with spaces>`` lines -> {wnid: name}."""
+    classnames: "OrderedDict[str, str]" = OrderedDict()
+    for line in read_text_lines(text_file):
+        fields = line.split(" ")
+        classnames[fields[0]] = " ".join(fields[1:])
+    return classnames
+
+
+def read_class_folders(image_dir: str, folders: Sequence[str], classnames: Sequence[str]) -> List[Datum]:
+    """Label i = every non-hidden file of ``image_dir/folders[i]``, named ``classnames[i]``.
+
+    Files are listed sorted; the reference used file-system order, which differs between machines.
+    """
+    items = []
+    for label, (folder, classname) in enumerate(zip(folders, classnames)):
+        folder_dir = os.path.join(image_dir, folder)
+        if not os.path.isdir(folder_dir):
+            raise DatasetNotFoundError(f'Class folder "{folder_dir}" (label {label}, "{classname}") is missing')
+        items.extend(Datum(impath=os.path.join(folder_dir, im), label=label, classname=classname)
+                     for im in listdir_nohidden(folder_dir, sort=True))
+    return items
+
+
+def read_wnid_folders(image_dir: str, classnames_file: str, folders: Optional[Sequence[str]] = None,
+                      ignored: Iterable[str] = ()) -> List[Datum]:
+    """ImageNet-style ``<wnid>/`` folders: label = index in ``folders`` (default: the non-hidden entries
+    of ``image_dir``, sorted, minus ``ignored``), class name looked up by wnid in ``classnames_file``."""
+    if folders is None:
+        ignored = set(ignored)
+        folders = [f for f in listdir_nohidden(image_dir, sort=True) if f not in ignored]
+    names = read_classnames(classnames_file)
+    unknown = [f for f in folders if f not in names]
+    if unknown:
+        raise ValueError(f'"{classnames_file}" has no class name for folder(s) {unknown[:5]} of "{image_dir}"')
+    items = read_class_folders(image_dir, folders, [names[f] for f in folders])
+    if not items:
+        raise DatasetNotFoundError(f'No images found under "{image_dir}"')
     return items
 
 
@@ -94,6 +178,34 @@ def _split_counts(n: int, p_trn: float, p_val: float) -> Tuple[int, int, int]:
     return n_train, n_val, n_test
 
 
+def split_shuffled_groups(groups: Iterable[Tuple[int, str, List[str], str]], p_trn: float = 0.5,
+                          p_val: float = 0.2) -> Tuple[List[Datum], List[Datum], List[Datum]]:
+    """Per group ``(label, classname, impaths, where)``, in the given order: ``random.shuffle(impaths)``
+    (global RNG), then the first round(p_trn*n) -> train, next round(p_val*n) -> val, rest -> test.
+
+    ``where`` names the group in the error raised when a part would be empty.
+    """
+    p_tst = 1 - p_trn - p_val
+    print(f"Splitting into {p_trn:.0%} train, {p_val:.0%} val, and {p_tst:.0%} test")
+
+    def _collate(ims, y, c):
+        return [Datum(impath=im, label=y, classname=c) for im in ims]
+
+    train, val, test = [], [], []
+    for label, classname, images, where in groups:
+        random.shuffle(images)
+        n_train, n_val, n_test = _split_counts(len(images), p_trn, p_val)
+        if not (n_train > 0 and n_val > 0 and n_test > 0):
+            raise ValueError(
+                f"{where} has {len(images)} images, too few for a "
+                f"{p_trn:.0%}/{p_val:.0%}/{p_tst:.0%} split (each part must be non-empty; at least 4 images)"
+            )
+        train.extend(_collate(images[:n_train], label, classname))
+        val.extend(_collate(images[n_train:n_train + n_val], label, classname))
+        test.extend(_collate(images[n_train + n_val:], label, classname))
+    return train, val, test
+
+
 def read_and_split_data(image_dir: str, p_trn: float = 0.5, p_val: float = 0.2,
                         ignored: Iterable[str] = (), new_cnames: Optional[Dict[str, str]] = None):
     """Random 50/20/30 split of a folder-per-class tree (Caltech101, DTD, EuroSAT, Food101).
@@ -105,29 +217,15 @@ def read_and_split_data(image_dir: str, p_trn: float = 0.5, p_val: float = 0.2,
     """
     ignored = set(ignored)
     categories = sorted(c for c in listdir_nohidden(image_dir) if c not in ignored)
-    p_tst = 1 - p_trn - p_val
-    print(f"Splitting into {p_trn:.0%} train, {p_val:.0%} val, and {p_tst:.0%} test")
+    new_cnames = new_cnames or {}
 
-    def _collate(ims, y, c):
-        return [Datum(impath=im, label=y, classname=c) for im in ims]
+    def _groups():  # lazily, so listing and shuffling interleave per class as in the reference
+        for label, category in enumerate(categories):
+            category_dir = os.path.join(image_dir, category)
+            images = [os.path.join(category_dir, im) for im in listdir_nohidden(category_dir, sort=True)]
+            yield label, new_cnames.get(category, category), images, f'Class folder "{category_dir}"'
 
-    train, val, test = [], [], []
-    for label, category in enumerate(categories):
-        category_dir = os.path.join(image_dir, category)
-        images = [os.path.join(category_dir, im) for im in listdir_nohidden(category_dir, sort=True)]
-        random.shuffle(images)
-        n_train, n_val, n_test = _split_counts(len(images), p_trn, p_val)
-        if not (n_train > 0 and n_val > 0 and n_test > 0):
-            raise ValueError(
-                f'Class folder "{category_dir}" has {len(images)} images, too few for a '
-                f"{p_trn:.0%}/{p_val:.0%}/{p_tst:.0%} split (each part must be non-empty; at least 4 images)"
-            )
-        if new_cnames is not None and category in new_cnames:
-            category = new_cnames[category]
-        train.extend(_collate(images[:n_train], label, category))
-        val.extend(_collate(images[n_train:n_train + n_val], label, category))
-        test.extend(_collate(images[n_train + n_val:], label, category))
-    return train, val, test
+    return split_shuffled_groups(_groups(), p_trn, p_val)
 
 
 def split_trainval(trainval: Sequence[Datum], p_val: float = 0.2) -> Tuple[List[Datum], List[Datum]]:

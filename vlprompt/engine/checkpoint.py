@@ -1,0 +1,101 @@
+"""Checkpoint files in the reference layout: ``<dir>/<model name>/model.pth.tar-N`` + ``checkpoint``."""
+from __future__ import annotations
+
+import os
+import pickle
+from collections import OrderedDict
+
+import torch
+
+from vlprompt.utils.tools import atomic_torch_save, atomic_write_text
+
+
+def _strip_module(state_dict):
+    return OrderedDict((k[7:] if k.startswith("module.") else k, v) for k, v in state_dict.items())
+
+
+def save_checkpoint(state: dict, save_dir: str, is_best: bool = False, model_name: str = "") -> str:
+    """Write ``model.pth.tar-{epoch}`` (or ``model_name``) atomically and update the ``checkpoint`` file."""
+    os.makedirs(save_dir, exist_ok=True)
+    state = dict(state)
+    state["state_dict"] = _strip_module(state["state_dict"])
+    fpath = os.path.join(save_dir, model_name or f"model.pth.tar-{state['epoch']}")
+    atomic_torch_save(state, fpath)
+    print(f"Checkpoint saved to {fpath}")
+    atomic_write_text(os.path.join(save_dir, "checkpoint"), f"{os.path.basename(fpath)}\n")
+    if is_best:
+        best = os.path.join(save_dir, "model-best.pth.tar")
+        atomic_torch_save(state, best)
+        print(f'Best checkpoint saved to "{best}"')
+    return fpath
+
+
+class _Stub:
+    """Stands in for classes that cannot be imported when reading a foreign checkpoint."""
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def __setstate__(self, state):
+        self.__dict__["_state"] = state
+
+
+class _LenientUnpickler(pickle.Unpickler):
+    def find_class(self, module, name):
+        try:
+            return super().find_class(module, name)
+        except Exception:
+            return type(name, (_Stub,), {"__module__": module})
+
+
+class _LenientPickleModule:
+    Unpickler = _LenientUnpickler
+    load = pickle.load
+
+
+def load_checkpoint(fpath: str) -> dict:
+    """Load a checkpoint written by us or by the original code onto the CPU.
+
+    Ours load with ``weights_only=True``. The reference's scheduler state pickles a PyTorch scheduler
+    object, which needs full unpickling; classes that no longer exist are replaced by stubs (only
+    ``state_dict`` and ``epoch`` are needed for evaluation). Only load checkpoints you trust.
+    """
+    if not os.path.exists(fpath):
+        raise FileNotFoundError(f'Model not found at "{fpath}"')
+    try:
+        return torch.load(fpath, map_location="cpu", weights_only=True)
+    except Exception:
+        pass
+    try:
+        return torch.load(fpath, map_location="cpu", weights_only=False)
+    except Exception:
+        return torch.load(fpath, map_location="cpu", weights_only=False, pickle_module=_LenientPickleModule)
+
+
+def resume_from_checkpoint(fdir: str, model, optimizer=None, scheduler=None) -> int:
+    """Load the file named in ``fdir/checkpoint`` into model/optimizer/scheduler; return its epoch."""
+    ckpt_file = os.path.join(fdir, "checkpoint")
+    if not os.path.exists(ckpt_file):
+        raise FileNotFoundError(
+            f'Cannot resume: "{ckpt_file}" is missing (it names the checkpoint to resume from). '
+            "Remove the folder to train from scratch."
+        )
+    with open(ckpt_file) as f:
+        fpath = os.path.join(fdir, f.readline().strip())
+    print(f'Loading checkpoint from "{fpath}"')
+    checkpoint = load_checkpoint(fpath)
+    model.load_state_dict(checkpoint["state_dict"])
+    print("Loaded model weights")
+    if optimizer is not None and checkpoint.get("optimizer") is not None:
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        print("Loaded optimizer")
+    start_epoch = checkpoint["epoch"]
+    if scheduler is not None:
+        sched_state = checkpoint.get("scheduler")
+        if not (isinstance(sched_state, dict) and "name" in sched_state):
+            # A reference (Dassl) scheduler state: our schedule is closed-form in the epoch index.
+            sched_state = {"last_epoch": start_epoch}
+        scheduler.load_state_dict(sched_state)
+        print("Loaded scheduler")
+    print(f"Previous epoch: {start_epoch}")
+    return start_epoch

@@ -1,0 +1,158 @@
+"""What every CLIP-based trainer shares: CLIP loading and precision, freezing, the registered learnable
+module with its optimiser, amp, the cross-entropy step, evaluation with text features encoded once,
+and loading checkpoints across class sets. A method's trainer file only says how logits are made.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import warnings
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from vlprompt.clip import build_clip_from_cfg
+from vlprompt.engine.checkpoint import load_checkpoint
+from vlprompt.engine.trainer import TrainerX
+from vlprompt.optim import build_lr_scheduler, build_optimizer
+
+PRECISIONS = ("fp16", "fp32", "amp")
+
+
+def compute_accuracy(output: torch.Tensor, target: torch.Tensor) -> float:
+    """Top-1 accuracy in percent."""
+    return 100.0 * (output.argmax(dim=1) == target).float().mean().item()
+
+
+def resolve_precision(prec: str, device: torch.device) -> str:
+    """fp16 needs a GPU: on the CPU it falls back to fp32 with a warning (documented behaviour)."""
+    if prec not in PRECISIONS:
+        raise ValueError(f'PREC must be one of {PRECISIONS}, got "{prec}"')
+    if prec == "fp16" and device.type != "cuda":
+        warnings.warn("PREC fp16 is not supported on the CPU; training in fp32 instead (use amp for bf16 autocast)")
+        return "fp32"
+    return prec
+
+
+def load_pretrained_weights(model: nn.Module, weight_path: str) -> None:
+    """Load a checkpoint or bare state dict, keeping only entries whose name and shape match."""
+    checkpoint = load_checkpoint(weight_path)
+    state_dict = checkpoint.get("state_dict", checkpoint)
+    own = model.state_dict()
+    matched = {}
+    for k, v in state_dict.items():
+        k = k[7:] if k.startswith("module.") else k
+        if k in own and own[k].shape == v.shape:
+            matched[k] = v
+    if not matched:
+        warnings.warn(f'Cannot load "{weight_path}" (no key with a matching name and shape)')
+        return
+    own.update(matched)
+    model.load_state_dict(own)
+    print(f'Successfully loaded pretrained weights from "{weight_path}" ({len(matched)} tensors)')
+
+
+class CLIPTrainer(TrainerX):
+    """Base for trainers that adapt a frozen CLIP through one learnable module.
+
+    Subclasses set ``prec_key`` (the TRAINER sub-node holding PREC, e.g. "COOP"), ``learnable``
+    (attribute name of the learnable module on the model, also its registered/checkpoint name) and
+    implement :meth:`build_custom_clip`.
+    """
+
+    prec_key = "COOP"
+    learnable = "prompt_learner"
+    check_input_size = True
+    # Buffers recomputed from the current class names; dropped when loading a checkpoint so that a
+    # model trained on one set of classes loads for another (base -> new, cross-dataset).
+    class_dependent_keys = ("token_prefix", "token_suffix")
+    strict_load = False
+
+    def check_cfg(self, cfg) -> None:
+        prec = cfg.TRAINER[self.prec_key].PREC
+        if prec not in PRECISIONS:
+            raise ValueError(f'TRAINER.{self.prec_key}.PREC must be one of {PRECISIONS}, got "{prec}"')
+
+    def build_custom_clip(self, classnames, clip_model) -> nn.Module:
+        raise NotImplementedError
+
+    def load_clip(self) -> nn.Module:
+        clip_model = build_clip_from_cfg(self.cfg)
+        self.precision = resolve_precision(self.cfg.TRAINER[self.prec_key].PREC, self.device)
+        if self.precision != "fp16":
+            clip_model.float()
+        if self.check_input_size:
+            res = clip_model.visual.image_size
+            res = res[0] if isinstance(res, (tuple, list)) else res
+            if self.cfg.INPUT.SIZE[0] != res:
+                raise ValueError(
+                    f"INPUT.SIZE {tuple(self.cfg.INPUT.SIZE)} does not match the CLIP input resolution {res}; "
+                    f"set INPUT.SIZE ({res}, {res})"
+                )
+        return clip_model
+
+    def build_model(self) -> None:
+        cfg = self.cfg
+        classnames = self.dm.dataset.classnames
+        clip_model = self.load_clip()
+        print(f"Building custom CLIP ({type(self).__name__})")
+        self.model = self.build_custom_clip(classnames, clip_model)
+        print("Turning off gradients in both the image and the text encoder")
+        for name, param in self.model.named_parameters():
+            param.requires_grad_(name.startswith(self.learnable + "."))
+        learnable = getattr(self.model, self.learnable)
+        if cfg.MODEL.INIT_WEIGHTS:
+            load_pretrained_weights(learnable, cfg.MODEL.INIT_WEIGHTS)
+        self.model.to(self.device)
+        self.optim = build_optimizer(learnable, cfg.OPTIM)
+        self.sched = build_lr_scheduler(self.optim, cfg.OPTIM)
+        self.register_model(self.learnable, learnable, self.optim, self.sched)
+        self.scaler = torch.amp.GradScaler("cuda") if self.precision == "amp" and self.device.type == "cuda" else None
+        self._eval_text_features = None
+
+    def autocast(self):
+        """amp: fp16 autocast on CUDA (with a grad scaler), bf16 autocast on the CPU."""
+        if self.precision != "amp":
+            return contextlib.nullcontext()
+        dtype = torch.float16 if self.device.type == "cuda" else torch.bfloat16
+        return torch.autocast(device_type=self.device.type, dtype=dtype)
+
+    def compute_loss(self, image: torch.Tensor, label: torch.Tensor):
+        """Returns (loss, logits or None). Default: cross-entropy on the model's logits."""
+        output = self.model(image)
+        return F.cross_entropy(output, label), output
+
+    def forward_backward(self, batch) -> dict:
+        image, label = self.parse_batch_train(batch)
+        with self.autocast():
+            loss, output = self.compute_loss(image, label)
+        if self.scaler is not None:
+            self.model_zero_grad()
+            self.scaler.scale(loss).backward()
+            self.scaler.step(self.optim)
+            self.scaler.update()
+        else:
+            self.model_backward_and_update(loss)
+        summary = {"loss": loss.item()}
+        if output is not None:
+            summary["acc"] = compute_accuracy(output, label)
+        if (self.batch_idx + 1) == self.num_batches:
+            self.update_lr()
+        return summary
+
+    # ---------------------------------------------------------------- evaluation
+    def before_test(self) -> None:
+        # Class text features do not depend on the image: encode them once per evaluation.
+        with self.autocast():
+            self._eval_text_features = self.model.text_features()
+
+    def after_test(self) -> None:
+        self._eval_text_features = None
+
+    def model_inference(self, image: torch.Tensor) -> torch.Tensor:
+        with self.autocast():
+            return self.model(image, text_features=self._eval_text_features).float()
+
+    def filter_loaded_state_dict(self, name: str, state_dict: dict) -> dict:
+        return {k: v for k, v in state_dict.items() if k.split(".")[-1] not in self.class_dependent_keys}
