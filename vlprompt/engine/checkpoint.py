@@ -10,6 +10,36 @@ import torch
 from vlprompt.utils.tools import atomic_torch_save, atomic_write_text
 
 
+def get_rng_state() -> dict:
+    """All RNG states a training epoch consumes (sampler order, augmentation, workers' base seed)."""
+    import random
+
+    import numpy as np
+
+    np_state = np.random.get_state()
+    state = {
+        "python": random.getstate(),
+        "numpy": [np_state[0], np_state[1].tolist(), *np_state[2:]],
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    import random
+
+    import numpy as np
+
+    random.setstate((state["python"][0], tuple(state["python"][1]), state["python"][2]))
+    np_state = state["numpy"]
+    np.random.set_state((np_state[0], np.array(np_state[1], dtype=np.uint32), *np_state[2:]))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
 def _strip_module(state_dict):
     return OrderedDict((k[7:] if k.startswith("module.") else k, v) for k, v in state_dict.items())
 
@@ -97,5 +127,9 @@ def resume_from_checkpoint(fdir: str, model, optimizer=None, scheduler=None) -> 
             sched_state = {"last_epoch": start_epoch}
         scheduler.load_state_dict(sched_state)
         print("Loaded scheduler")
+    if checkpoint.get("rng_state") is not None:
+        # Not done by the reference: restoring the RNG makes a resumed run equal an uninterrupted one.
+        set_rng_state(checkpoint["rng_state"])
+        print("Loaded RNG state")
     print(f"Previous epoch: {start_epoch}")
     return start_epoch

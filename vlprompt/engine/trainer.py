@@ -21,7 +21,7 @@ from vlprompt.data import DataManager
 from vlprompt.evaluation import build_evaluator
 from vlprompt.utils import AverageMeter, MetricMeter, mkdir_if_missing
 
-from .checkpoint import load_checkpoint, resume_from_checkpoint, save_checkpoint
+from .checkpoint import get_rng_state, load_checkpoint, resume_from_checkpoint, save_checkpoint
 
 
 class TrainerBase:
@@ -65,6 +65,7 @@ class TrainerBase:
                     "optimizer": optim.state_dict() if optim is not None else None,
                     "scheduler": sched.state_dict() if sched is not None else None,
                     "val_result": val_result,
+                    "rng_state": get_rng_state(),  # extra key (ignored by the reference's loader)
                 },
                 os.path.join(directory, name),
                 is_best=is_best,

@@ -1,0 +1,71 @@
+"""Shared fixtures: a generated Caltech101-layout dataset, tiny CLIP checkpoints, in-process train.py runs."""
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # train.py / parse_test_res.py live at the repository root
+
+TINY_CFG = str(REPO / "configs/trainers/CoOp/tiny_ep10.yaml")
+CALTECH_CFG = str(REPO / "configs/datasets/caltech101.yaml")
+
+
+@pytest.fixture(scope="session")
+def clip_cache(tmp_path_factory) -> str:
+    """A CLIP cache folder private to the test session (the built-in TinyCLIP is written here)."""
+    return str(tmp_path_factory.mktemp("clip_cache"))
+
+
+@pytest.fixture(scope="session")
+def tiny_clip_files(tmp_path_factory) -> dict:
+    from vlprompt.testing.tiny_clip import save_tiny_clip
+
+    d = tmp_path_factory.mktemp("tiny_clip")
+    return {
+        "vit": save_tiny_clip(str(d / "vit.pt"), arch="vit"),
+        "rn": save_tiny_clip(str(d / "rn.pt"), arch="rn"),
+        "vit_jit": save_tiny_clip(str(d / "vit_jit.pt"), arch="vit", jit=True),
+    }
+
+
+@pytest.fixture()
+def data_root(tmp_path) -> str:
+    """A fresh generated Caltech101 (8 classes x 20 images) per test: split files are written by the test."""
+    from vlprompt.testing.datasets import make_caltech101
+
+    root = tmp_path / "data"
+    make_caltech101(str(root))
+    return str(root)
+
+
+@pytest.fixture()
+def run_train(clip_cache):
+    """Run train.py in-process; returns the text of the run's log.txt."""
+    import train
+
+    def _run(args, opts=()):
+        saved = sys.stdout
+        try:
+            train.main(list(args) + ["MODEL.BACKBONE.CACHE_DIR", clip_cache] + list(opts))
+        finally:
+            if sys.stdout is not saved:
+                sys.stdout.flush()
+                sys.stdout.close()
+                sys.stdout = saved
+        out = args[args.index("--output-dir") + 1]
+        return Path(out, "log.txt").read_text()
+
+    return _run
+
+
+def coop_args(root, out, seed=1, trainer="CoOp", config=TINY_CFG):
+    return ["--root", root, "--seed", str(seed), "--trainer", trainer, "--dataset-config-file", CALTECH_CFG,
+            "--config-file", config, "--output-dir", str(out)]
+
+
+def final_accuracy(log: str) -> float:
+    import re
+
+    return float(re.findall(r"\* accuracy: ([\d.]+)%", log)[-1])

@@ -1,0 +1,128 @@
+"""CLIP loading (OpenAI formats), tokenizer, prompt layouts, gradients, truncation exactness."""
+import pytest
+import torch
+import torch.nn.functional as F
+
+from vlprompt.clip import (CLIPWeightsNotFoundError, PromptLearner, TextEncoder, encode_text_tokens, load_clip,
+                           tokenize)
+
+
+@pytest.fixture(scope="module")
+def clip_fp32(tiny_clip_files):
+    return load_clip("ViT-B/16", path=tiny_clip_files["vit"]).float()
+
+
+@pytest.mark.parametrize("kind", ["vit", "rn", "vit_jit"])
+def test_openai_checkpoints_load_with_inferred_architecture(tiny_clip_files, kind):
+    model = load_clip("RN50", path=tiny_clip_files[kind])
+    # OpenAI precision layout: conv/linear weights fp16, LayerNorm and embeddings fp32; eval mode.
+    assert model.visual.conv1.weight.dtype == torch.float16
+    assert model.ln_final.weight.dtype == torch.float32 and model.token_embedding.weight.dtype == torch.float32
+    assert not model.training
+    assert model.token_embedding.weight.shape == (49408, 64) and model.positional_embedding.shape == (77, 64)
+    assert type(model.visual).__name__ == ("ModifiedResNet" if kind == "rn" else "VisionTransformer")
+    with torch.no_grad():
+        feats = model.float().encode_image(torch.randn(2, 3, 32, 32))
+    assert feats.shape == (2, 32)
+
+
+def test_jit_and_state_dict_give_the_same_model(tiny_clip_files):
+    a = load_clip("RN50", path=tiny_clip_files["vit"]).state_dict()
+    b = load_clip("RN50", path=tiny_clip_files["vit_jit"]).state_dict()
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_cache_folder_lookup_and_offline_error(tiny_clip_files, tmp_path, monkeypatch):
+    import shutil
+
+    shutil.copy(tiny_clip_files["vit"], tmp_path / "ViT-B-16.pt")
+    assert load_clip("ViT-B/16", cache_dir=str(tmp_path)).visual.conv1.weight.shape[0] == 64
+
+    import vlprompt.clip.loader as loader
+
+    def offline(*a, **k):
+        raise OSError("network is unreachable")
+
+    monkeypatch.setattr(loader, "_download_openai", offline)
+    with pytest.raises(CLIPWeightsNotFoundError) as e:
+        load_clip("RN50", cache_dir=str(tmp_path))
+    msg = str(e.value)
+    assert "RN50.pt" in msg and str(tmp_path) in msg and "MODEL.BACKBONE.PATH" in msg
+    with pytest.raises(CLIPWeightsNotFoundError, match="does not exist"):
+        load_clip("RN50", path=str(tmp_path / "missing.pt"))
+    with pytest.raises(ValueError, match="Unknown CLIP backbone"):
+        load_clip("NotAModel", cache_dir=str(tmp_path))
+
+
+def test_tokenizer_matches_reference_worked_example():
+    ids = tokenize("X X X X apple pie.")[0]
+    assert ids[:9].tolist() == [49406, 343, 343, 343, 343, 3055, 5319, 269, 49407] and ids[9:].eq(0).all()
+    assert encode_text_tokens("kite (bird of prey)")[-1] == 264
+    assert tokenize("X X X X kite (bird of prey).")[0][5:11].tolist() == [19867, 263, 3329, 539, 17131, 1818]
+    with pytest.raises(RuntimeError, match="too long"):
+        tokenize("word " * 80)
+
+
+@pytest.mark.parametrize("position", ["end", "middle", "front"])
+@pytest.mark.parametrize("csc", [False, True])
+def test_prompt_layouts(clip_fp32, position, csc):
+    names = ["apple_pie", "kite (bird of prey)", "cat"]
+    pl = PromptLearner(clip_fp32, names, n_ctx=4, csc=csc, class_token_position=position, verbose=False)
+    assert pl.name_lens == [2, 6, 1]
+    assert pl.eot_indices.tolist() == [8, 11, 7]
+    assert pl.ctx.shape == ((3, 4, 64) if csc else (4, 64))
+    prompts = pl()
+    assert prompts.shape == (3, 12, 64)  # truncated after the last EOT of the batch
+    emb = clip_fp32.token_embedding(pl.tokenized_prompts)
+    ctx = pl.ctx.detach() if csc else pl.ctx.detach().unsqueeze(0).expand(3, -1, -1)
+    for i, name_len in enumerate(pl.name_lens):
+        name_rows = emb[i, 5:5 + name_len]
+        if position == "end":
+            ctx_pos, name_pos = [1, 2, 3, 4], list(range(5, 5 + name_len))
+        elif position == "middle":
+            ctx_pos = [1, 2] + list(range(3 + name_len, 5 + name_len))
+            name_pos = list(range(3, 3 + name_len))
+        else:
+            ctx_pos, name_pos = list(range(1 + name_len, 5 + name_len)), list(range(1, 1 + name_len))
+        assert torch.equal(prompts[i, 0], emb[i, 0])  # SOT
+        assert torch.equal(prompts[i, ctx_pos], ctx[i])
+        assert torch.equal(prompts[i, name_pos], name_rows)
+        eot = pl.eot_indices[i]
+        assert torch.equal(prompts[i, 5 + name_len:eot + 1], emb[i, 5 + name_len:eot + 1])  # ".", EOT
+
+
+def test_ctx_init_from_words_overrides_n_ctx_and_csc(clip_fp32):
+    pl = PromptLearner(clip_fp32, ["cat"], n_ctx=16, ctx_init="a_photo of a", csc=True, verbose=False)
+    assert pl.n_ctx == 4 and pl.ctx.shape == (4, 64)
+    ids = tokenize("a photo of a")[0, 1:5]
+    assert torch.equal(pl.ctx.detach(), clip_fp32.token_embedding.weight[ids])
+    assert set(pl.state_dict()) == {"ctx", "token_prefix", "token_suffix"}
+    assert pl.token_suffix.shape == (1, 77 - 1 - 4, 64)
+
+
+@pytest.mark.parametrize("position", ["end", "middle", "front"])
+def test_truncation_is_exact(clip_fp32, position):
+    """Encoding up to the last EOT equals the reference's 77-token encoding (logits and gradients)."""
+    names = ["apple_pie", "kite (bird of prey)", "cat", "yin yang"]
+    pl = PromptLearner(clip_fp32, names, n_ctx=4, class_token_position=position, verbose=False)
+    enc = TextEncoder(clip_fp32)
+
+    def run(truncate):
+        pl.truncate = enc.truncate = truncate
+        pl.ctx.grad = None
+        feats = enc(pl(), pl.eot_indices)
+        feats.pow(2).sum().backward()
+        return feats.detach(), pl.ctx.grad.clone()
+
+    f_full, g_full = run(False)
+    f_fast, g_fast = run(True)
+    assert pl.seq_len == 12
+    torch.testing.assert_close(f_fast, f_full, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(g_fast, g_full, rtol=1e-4, atol=1e-4 * g_full.abs().max().item())
+    # Same features as CLIP's own encode_text on the token ids when ctx holds the "X" embeddings.
+    pl_x = PromptLearner(clip_fp32, names, n_ctx=4, class_token_position="end", verbose=False)
+    with torch.no_grad():
+        pl_x.ctx.copy_(clip_fp32.token_embedding.weight[343])
+        ref = clip_fp32.encode_text(pl_x.tokenized_prompts)
+        torch.testing.assert_close(enc(pl_x(), pl_x.eot_indices), ref, rtol=1e-5, atol=1e-5)
