@@ -92,6 +92,8 @@ def read_class_folders(image_dir: str, folders: Sequence[str], classnames: Seque
             raise DatasetNotFoundError(f'Class folder "{folder_dir}" (label {label}, "{classname}") is missing')
         items.extend(Datum(impath=os.path.join(folder_dir, im), label=label, classname=classname)
                      for im in listdir_nohidden(folder_dir, sort=True))
+    if not items:  # the data manager cannot build loaders over an empty list
+        raise DatasetNotFoundError(f'No images found under "{image_dir}"')
     return items
 
 
@@ -106,10 +108,7 @@ def read_wnid_folders(image_dir: str, classnames_file: str, folders: Optional[Se
     unknown = [f for f in folders if f not in names]
     if unknown:
         raise ValueError(f'"{classnames_file}" has no class name for folder(s) {unknown[:5]} of "{image_dir}"')
-    items = read_class_folders(image_dir, folders, [names[f] for f in folders])
-    if not items:
-        raise DatasetNotFoundError(f'No images found under "{image_dir}"')
-    return items
+    return read_class_folders(image_dir, folders, [names[f] for f in folders])
 
 
 # ----------------------------------------------------------------------------- split JSON files
