@@ -1,10 +1,7 @@
 """EuroSAT RGB (``eurosat/2750/<ClassFolder>/``, split ``split_zhou_EuroSAT.json``)."""
-import os
-
-from vlprompt.data import DATASET_REGISTRY, DatasetBase
-from vlprompt.data.splits import (
-    Download, apply_fewshot_and_subsample, checked_dataset_dir, gdrive, load_or_generate_split, read_and_split_data,
-)
+from vlprompt.data import DATASET_REGISTRY
+from vlprompt.data.readers import FolderSplitDataset
+from vlprompt.data.splits import Download, gdrive
 
 # Folder -> class name used in prompts; labels still follow the sorted folder names.
 NEW_CNAMES = {
@@ -22,7 +19,7 @@ NEW_CNAMES = {
 
 
 @DATASET_REGISTRY.register()
-class EuroSAT(DatasetBase):
+class EuroSAT(FolderSplitDataset):
     """A regenerated split lists each class folder sorted (the reference: file-system order)."""
 
     dataset_dir = "eurosat"
@@ -35,13 +32,5 @@ class EuroSAT(DatasetBase):
         Download(gdrive("1Ip7yaCWFi0eaOFUGga0lUdVi_DDQth1o"), split_file),
     )
 
-    def __init__(self, cfg):
-        self.dataset_dir = checked_dataset_dir(cfg, self)
-        self.image_dir = os.path.join(self.dataset_dir, "2750")
-        self.split_path = os.path.join(self.dataset_dir, self.split_file)
-
-        train, val, test = load_or_generate_split(
-            self.split_path, self.image_dir, lambda: read_and_split_data(self.image_dir, new_cnames=NEW_CNAMES)
-        )
-        train, val, test = apply_fewshot_and_subsample(cfg, self.dataset_dir, train, val, test)
-        super().__init__(train_x=train, val=val, test=test)
+    image_folder = "2750"
+    new_cnames = NEW_CNAMES

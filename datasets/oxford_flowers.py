@@ -6,14 +6,13 @@ from typing import List, Tuple
 
 from scipy.io import loadmat
 
-from vlprompt.data import DATASET_REGISTRY, Datum, DatasetBase
-from vlprompt.data.splits import (
-    Download, apply_fewshot_and_subsample, checked_dataset_dir, gdrive, load_or_generate_split, split_shuffled_groups,
-)
+from vlprompt.data import DATASET_REGISTRY, Datum
+from vlprompt.data.readers import SplitFileDataset
+from vlprompt.data.splits import Download, gdrive, split_shuffled_groups
 
 
 @DATASET_REGISTRY.register()
-class OxfordFlowers(DatasetBase):
+class OxfordFlowers(SplitFileDataset):
     """Random 50/20/30 split per label (not the official setid split), labels grouped in order of first
     appearance in ``imagelabels.mat``, as the reference."""
 
@@ -30,16 +29,9 @@ class OxfordFlowers(DatasetBase):
         Download(gdrive("1AkcxCXeK_RCGCEC_GvmWxjcjaNhu-at0"), "cat_to_name.json"),
     )
 
-    def __init__(self, cfg):
-        self.dataset_dir = checked_dataset_dir(cfg, self)
-        self.image_dir = os.path.join(self.dataset_dir, "jpg")
-        self.split_path = os.path.join(self.dataset_dir, self.split_file)
+    image_folder = "jpg"
 
-        train, val, test = load_or_generate_split(self.split_path, self.image_dir, self.read_data)
-        train, val, test = apply_fewshot_and_subsample(cfg, self.dataset_dir, train, val, test)
-        super().__init__(train_x=train, val=val, test=test)
-
-    def read_data(self) -> Tuple[List[Datum], List[Datum], List[Datum]]:
+    def generate_split(self) -> Tuple[List[Datum], List[Datum], List[Datum]]:
         """Generate the 50/20/30 split from imagelabels.mat and cat_to_name.json."""
         label_file = os.path.join(self.dataset_dir, "imagelabels.mat")
         tracker = defaultdict(list)  # 1-based label -> image paths; insertion order = first appearance

@@ -2,11 +2,9 @@
 import os
 from typing import List
 
-from vlprompt.data import DATASET_REGISTRY, Datum, DatasetBase
-from vlprompt.data.splits import (
-    Download, apply_fewshot_and_subsample, checked_dataset_dir, gdrive, load_or_generate_split, read_text_lines,
-    split_trainval,
-)
+from vlprompt.data import DATASET_REGISTRY, Datum
+from vlprompt.data.readers import SplitFileDataset
+from vlprompt.data.splits import Download, gdrive, read_text_lines, split_trainval
 
 
 def read_pets_list(image_dir: str, anno_file: str) -> List[Datum]:
@@ -21,7 +19,7 @@ def read_pets_list(image_dir: str, anno_file: str) -> List[Datum]:
 
 
 @DATASET_REGISTRY.register()
-class OxfordPets(DatasetBase):
+class OxfordPets(SplitFileDataset):
     """Official trainval split 80/20 per class into train/val; official test list as test."""
 
     dataset_dir = "oxford_pets"
@@ -36,17 +34,10 @@ class OxfordPets(DatasetBase):
         Download("https://www.robots.ox.ac.uk/~vgg/data/pets/data/annotations.tar.gz", "annotations/trainval.txt"),
     )
 
-    def __init__(self, cfg):
-        self.dataset_dir = checked_dataset_dir(cfg, self)
-        self.image_dir = os.path.join(self.dataset_dir, "images")
-        self.anno_dir = os.path.join(self.dataset_dir, "annotations")
-        self.split_path = os.path.join(self.dataset_dir, self.split_file)
+    image_folder = "images"
 
-        def _generate():
-            trainval = read_pets_list(self.image_dir, os.path.join(self.anno_dir, "trainval.txt"))
-            test = read_pets_list(self.image_dir, os.path.join(self.anno_dir, "test.txt"))
-            return (*split_trainval(trainval), test)
-
-        train, val, test = load_or_generate_split(self.split_path, self.image_dir, _generate)
-        train, val, test = apply_fewshot_and_subsample(cfg, self.dataset_dir, train, val, test)
-        super().__init__(train_x=train, val=val, test=test)
+    def generate_split(self):
+        anno_dir = os.path.join(self.dataset_dir, "annotations")
+        trainval = read_pets_list(self.image_dir, os.path.join(anno_dir, "trainval.txt"))
+        test = read_pets_list(self.image_dir, os.path.join(anno_dir, "test.txt"))
+        return (*split_trainval(trainval), test)

@@ -8,10 +8,9 @@ from typing import List
 
 from scipy.io import loadmat
 
-from vlprompt.data import DATASET_REGISTRY, Datum, DatasetBase
-from vlprompt.data.splits import (
-    Download, apply_fewshot_and_subsample, checked_dataset_dir, gdrive, load_or_generate_split, split_trainval,
-)
+from vlprompt.data import DATASET_REGISTRY, Datum
+from vlprompt.data.readers import SplitFileDataset
+from vlprompt.data.splits import Download, gdrive, split_trainval
 
 
 def read_cars_annotations(dataset_dir: str, image_folder: str, anno_file: str, meta_file: str) -> List[Datum]:
@@ -30,7 +29,7 @@ def read_cars_annotations(dataset_dir: str, image_folder: str, anno_file: str, m
 
 
 @DATASET_REGISTRY.register()
-class StanfordCars(DatasetBase):
+class StanfordCars(SplitFileDataset):
     """Official train annotations 80/20 per class into train/val; test annotations as test."""
 
     dataset_dir = "stanford_cars"
@@ -43,18 +42,10 @@ class StanfordCars(DatasetBase):
               "+ split_zhou_StanfordCars.json from the CoOp DATASETS.md")
     downloads = (Download(gdrive("1ObCFbaAgVu0I-k_Au-gIUcefirdAuizT"), split_file),)
 
-    def __init__(self, cfg):
-        self.dataset_dir = checked_dataset_dir(cfg, self)
-        self.split_path = os.path.join(self.dataset_dir, self.split_file)
-
-        def _generate():
-            meta_file = os.path.join(self.dataset_dir, "devkit", "cars_meta.mat")
-            trainval = read_cars_annotations(self.dataset_dir, "cars_train",
-                                             os.path.join(self.dataset_dir, "devkit", "cars_train_annos.mat"), meta_file)
-            test = read_cars_annotations(self.dataset_dir, "cars_test",
-                                         os.path.join(self.dataset_dir, "cars_test_annos_withlabels.mat"), meta_file)
-            return (*split_trainval(trainval), test)
-
-        train, val, test = load_or_generate_split(self.split_path, self.dataset_dir, _generate)
-        train, val, test = apply_fewshot_and_subsample(cfg, self.dataset_dir, train, val, test)
-        super().__init__(train_x=train, val=val, test=test)
+    def generate_split(self):
+        meta_file = os.path.join(self.dataset_dir, "devkit", "cars_meta.mat")
+        trainval = read_cars_annotations(self.dataset_dir, "cars_train",
+                                         os.path.join(self.dataset_dir, "devkit", "cars_train_annos.mat"), meta_file)
+        test = read_cars_annotations(self.dataset_dir, "cars_test",
+                                     os.path.join(self.dataset_dir, "cars_test_annos_withlabels.mat"), meta_file)
+        return (*split_trainval(trainval), test)

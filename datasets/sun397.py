@@ -2,11 +2,9 @@
 import os
 from typing import Dict, List
 
-from vlprompt.data import DATASET_REGISTRY, Datum, DatasetBase
-from vlprompt.data.splits import (
-    Download, apply_fewshot_and_subsample, checked_dataset_dir, gdrive, load_or_generate_split, read_text_lines,
-    split_trainval,
-)
+from vlprompt.data import DATASET_REGISTRY, Datum
+from vlprompt.data.readers import SplitFileDataset
+from vlprompt.data.splits import Download, gdrive, read_text_lines, split_trainval
 
 
 def read_sun_list(image_dir: str, cname2lab: Dict[str, int], text_file: str) -> List[Datum]:
@@ -22,7 +20,7 @@ def read_sun_list(image_dir: str, cname2lab: Dict[str, int], text_file: str) -> 
 
 
 @DATASET_REGISTRY.register()
-class SUN397(DatasetBase):
+class SUN397(SplitFileDataset):
     """Partition 01: Training_01 80/20 per class into train/val, Testing_01 as test."""
 
     dataset_dir = "sun397"
@@ -38,18 +36,11 @@ class SUN397(DatasetBase):
                  strip="Partitions/"),
     )
 
-    def __init__(self, cfg):
-        self.dataset_dir = checked_dataset_dir(cfg, self)
-        self.image_dir = os.path.join(self.dataset_dir, "SUN397")
-        self.split_path = os.path.join(self.dataset_dir, self.split_file)
+    image_folder = "SUN397"
 
-        def _generate():
-            classes = [line[1:] for line in read_text_lines(os.path.join(self.dataset_dir, "ClassName.txt"))]
-            cname2lab = {c: i for i, c in enumerate(classes)}
-            trainval = read_sun_list(self.image_dir, cname2lab, os.path.join(self.dataset_dir, "Training_01.txt"))
-            test = read_sun_list(self.image_dir, cname2lab, os.path.join(self.dataset_dir, "Testing_01.txt"))
-            return (*split_trainval(trainval), test)
-
-        train, val, test = load_or_generate_split(self.split_path, self.image_dir, _generate)
-        train, val, test = apply_fewshot_and_subsample(cfg, self.dataset_dir, train, val, test)
-        super().__init__(train_x=train, val=val, test=test)
+    def generate_split(self):
+        classes = [line[1:] for line in read_text_lines(os.path.join(self.dataset_dir, "ClassName.txt"))]
+        cname2lab = {c: i for i, c in enumerate(classes)}
+        trainval = read_sun_list(self.image_dir, cname2lab, os.path.join(self.dataset_dir, "Training_01.txt"))
+        test = read_sun_list(self.image_dir, cname2lab, os.path.join(self.dataset_dir, "Testing_01.txt"))
+        return (*split_trainval(trainval), test)

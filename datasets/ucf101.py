@@ -3,11 +3,9 @@ import os
 import re
 from typing import Dict, List
 
-from vlprompt.data import DATASET_REGISTRY, Datum, DatasetBase
-from vlprompt.data.splits import (
-    Download, apply_fewshot_and_subsample, checked_dataset_dir, gdrive, load_or_generate_split, read_text_lines,
-    split_trainval,
-)
+from vlprompt.data import DATASET_REGISTRY, Datum
+from vlprompt.data.readers import SplitFileDataset
+from vlprompt.data.splits import Download, gdrive, read_text_lines, split_trainval
 
 
 def read_ucf_list(image_dir: str, cname2lab: Dict[str, int], text_file: str) -> List[Datum]:
@@ -23,7 +21,7 @@ def read_ucf_list(image_dir: str, cname2lab: Dict[str, int], text_file: str) -> 
 
 
 @DATASET_REGISTRY.register()
-class UCF101(DatasetBase):
+class UCF101(SplitFileDataset):
     """Split 01: trainlist01 80/20 per class into train/val, testlist01 as test."""
 
     dataset_dir = "ucf101"
@@ -39,21 +37,14 @@ class UCF101(DatasetBase):
                  "ucfTrainTestlist/classInd.txt"),
     )
 
-    def __init__(self, cfg):
-        self.dataset_dir = checked_dataset_dir(cfg, self)
-        self.image_dir = os.path.join(self.dataset_dir, "UCF-101-midframes")
-        self.split_path = os.path.join(self.dataset_dir, self.split_file)
+    image_folder = "UCF-101-midframes"
 
-        def _generate():
-            lists = os.path.join(self.dataset_dir, "ucfTrainTestlist")
-            cname2lab = {}
-            for line in read_text_lines(os.path.join(lists, "classInd.txt")):
-                label, action = line.split(" ")
-                cname2lab[action] = int(label) - 1
-            trainval = read_ucf_list(self.image_dir, cname2lab, os.path.join(lists, "trainlist01.txt"))
-            test = read_ucf_list(self.image_dir, cname2lab, os.path.join(lists, "testlist01.txt"))
-            return (*split_trainval(trainval), test)
-
-        train, val, test = load_or_generate_split(self.split_path, self.image_dir, _generate)
-        train, val, test = apply_fewshot_and_subsample(cfg, self.dataset_dir, train, val, test)
-        super().__init__(train_x=train, val=val, test=test)
+    def generate_split(self):
+        lists = os.path.join(self.dataset_dir, "ucfTrainTestlist")
+        cname2lab = {}
+        for line in read_text_lines(os.path.join(lists, "classInd.txt")):
+            label, action = line.split(" ")
+            cname2lab[action] = int(label) - 1
+        trainval = read_ucf_list(self.image_dir, cname2lab, os.path.join(lists, "trainlist01.txt"))
+        test = read_ucf_list(self.image_dir, cname2lab, os.path.join(lists, "testlist01.txt"))
+        return (*split_trainval(trainval), test)

@@ -1,5 +1,4 @@
 """Shared fixtures: a generated Caltech101-layout dataset, tiny CLIP checkpoints, in-process train.py runs."""
-import os
 import sys
 from pathlib import Path
 

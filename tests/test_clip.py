@@ -1,7 +1,6 @@
 """CLIP loading (OpenAI formats), tokenizer, prompt layouts, gradients, truncation exactness."""
 import pytest
 import torch
-import torch.nn.functional as F
 
 from vlprompt.clip import (CLIPWeightsNotFoundError, PromptLearner, TextEncoder, encode_text_tokens, load_clip,
                            tokenize)

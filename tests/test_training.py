@@ -144,7 +144,7 @@ def test_main_script_and_parse_test_res(data_root, tmp_path):
         assert (exp / f"seed{seed}/log.txt").is_file()
         assert (exp / f"seed{seed}/prompt_learner/model.pth.tar-10").is_file()
     again = subprocess.run(cmd, cwd=work, env=env, check=True, capture_output=True, text=True)
-    assert f"Oops! The results exist at output/caltech101/CoOp/tiny_ep10_1shots/nctx16_cscFalse_ctpend/seed1" in again.stdout
+    assert "Oops! The results exist at output/caltech101/CoOp/tiny_ep10_1shots/nctx16_cscFalse_ctpend/seed1" in again.stdout
     res = subprocess.run([sys.executable, "parse_test_res.py", str(exp)], cwd=work, check=True, capture_output=True,
                          text=True).stdout
     accs = [float(a) for a in re.findall(r"accuracy: ([\d.]+)%\. ", res)]

@@ -5,7 +5,6 @@ and loading checkpoints across class sets. A method's trainer file only says how
 from __future__ import annotations
 
 import contextlib
-import os
 import warnings
 
 import torch
