@@ -5,7 +5,7 @@ from typing import List
 
 from vlprompt.data import DATASET_REGISTRY, Datum, DatasetBase
 from vlprompt.data.splits import (
-    Download, apply_fewshot_and_subsample, checked_dataset_dir, gdrive, load_fewshot_pickle, read_wnid_folders,
+    Download, apply_fewshot_and_subsample, checked_dataset_dir, gdrive, load_datum_pickle, read_wnid_folders,
 )
 from vlprompt.utils.tools import atomic_write_bytes
 
@@ -35,7 +35,7 @@ class ImageNet(DatasetBase):
 
         if os.path.exists(self.preprocessed):
             try:
-                preprocessed = load_fewshot_pickle(self.preprocessed)
+                preprocessed = load_datum_pickle(self.preprocessed)
                 train, test = preprocessed["train"], preprocessed["test"]
             except Exception as e:
                 raise ValueError(f'ImageNet cache "{self.preprocessed}" cannot be read ({e}); delete it to rebuild it.') from None

@@ -67,18 +67,22 @@ def is_openai_state_dict(state_dict: dict) -> bool:
     )
 
 
-def build_from_openai_file(path: str) -> nn.Module:
-    """Rebuild CLIP from an OpenAI-format checkpoint file (architecture read off tensor shapes)."""
+def build_from_openai_state_dict(state_dict: dict, source: str) -> nn.Module:
+    """Rebuild CLIP from an OpenAI-format state dict (architecture read off tensor shapes)."""
     from open_clip.model import build_model_from_openai_state_dict
 
-    state_dict = _read_state_dict(path)
     if not is_openai_state_dict(state_dict):
         raise ValueError(
-            f'"{path}" is not an OpenAI-format CLIP checkpoint (keys like "visual.proj" / '
+            f'"{source}" is not an OpenAI-format CLIP checkpoint (keys like "visual.proj" / '
             '"token_embedding.weight" are missing). For open_clip checkpoints set MODEL.BACKBONE.NAME '
             "to the open_clip architecture name."
         )
     return build_model_from_openai_state_dict(state_dict, quick_gelu=True, cast_dtype=torch.float16)
+
+
+def build_from_openai_file(path: str) -> nn.Module:
+    """Rebuild CLIP from an OpenAI-format checkpoint file."""
+    return build_from_openai_state_dict(_read_state_dict(path), path)
 
 
 def _download_openai(arch: str, cache_dir: str) -> str:
@@ -103,8 +107,14 @@ def load_clip(name: str, path: str = "", cache_dir: str = "~/.cache/clip", pretr
         path = os.path.expanduser(path)
         if not os.path.isfile(path):
             raise CLIPWeightsNotFoundError(f'MODEL.BACKBONE.PATH "{path}" does not exist')
-        if name in OPENAI_MODELS or name == "" or _looks_openai(path):
+        if name in OPENAI_MODELS or name in BUILTIN_MODELS or name == "":
             return build_from_openai_file(path)
+        try:
+            state_dict = _read_state_dict(path)
+        except Exception:
+            state_dict = None  # not a plain/TorchScript state dict: let open_clip read the file
+        if state_dict is not None and is_openai_state_dict(state_dict):
+            return build_from_openai_state_dict(state_dict, path)
         return _create_open_clip(name, path)
 
     cache_dir = os.path.expanduser(cache_dir or "~/.cache/clip")
@@ -135,13 +145,6 @@ def load_clip(name: str, path: str = "", cache_dir: str = "~/.cache/clip", pretr
             "or MODEL.BACKBONE.PATH."
         )
     return _create_open_clip(name, pretrained_tag, cache_dir=cache_dir)
-
-
-def _looks_openai(path: str) -> bool:
-    try:
-        return is_openai_state_dict(_read_state_dict(path))
-    except Exception:
-        return False
 
 
 def _create_open_clip(name: str, pretrained: str, cache_dir: Optional[str] = None) -> nn.Module:

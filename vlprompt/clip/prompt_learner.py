@@ -87,14 +87,17 @@ class PromptLearner(nn.Module):
         self.n_ctx = n_ctx
         self.csc = ctx_vectors.dim() == 3
         self.class_token_position = class_token_position
+        # Prompts are assembled only up to the last EOT of all classes: the text transformer is
+        # causal, so later positions cannot change the EOT features (exact, and far fewer tokens
+        # than the reference's 77). ``truncate = False`` gives the reference's full-length prompts.
         self.truncate = True
+        self._last_eot = int(self.eot_indices.max())  # a Python int: no device sync per step
+        self._context_length = context_length
 
     @property
     def seq_len(self) -> int:
         """Tokens to assemble: up to the last EOT (``truncate``) or the full context length."""
-        if self.truncate:
-            return int(self.eot_indices.max()) + 1
-        return self.token_prefix.shape[1] + self.n_ctx + self.token_suffix.shape[1]
+        return self._last_eot + 1 if self.truncate else self._context_length
 
     def assemble(self, ctx: torch.Tensor) -> torch.Tensor:
         """Prompts (n_cls, L, D) for every class from a unified (M, D) or class-specific (n_cls, M, D) ctx."""

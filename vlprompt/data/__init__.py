@@ -3,7 +3,7 @@ from .base import Datum, DatasetBase, DatasetNotFoundError, DATASET_REGISTRY, bu
 from .splits import (
     read_split, save_split, read_and_split_data, split_trainval, generate_fewshot_dataset,
     load_or_create_fewshot, subsample_classes, split_dataset_by_label, listdir_nohidden,
-    load_or_generate_split, apply_fewshot_and_subsample, fewshot_cache_path, load_fewshot_pickle,
+    load_or_generate_split, apply_fewshot_and_subsample, fewshot_cache_path, load_datum_pickle,
 )
 from .transforms import build_transform
 from .data_manager import DataManager, DatasetWrapper
@@ -13,5 +13,5 @@ __all__ = [
     "check_dataset_layout", "read_split", "save_split", "read_and_split_data", "split_trainval",
     "generate_fewshot_dataset", "load_or_create_fewshot", "subsample_classes",
     "split_dataset_by_label", "listdir_nohidden", "load_or_generate_split", "apply_fewshot_and_subsample",
-    "fewshot_cache_path", "load_fewshot_pickle", "build_transform", "DataManager", "DatasetWrapper",
+    "fewshot_cache_path", "load_datum_pickle", "build_transform", "DataManager", "DatasetWrapper",
 ]

@@ -19,7 +19,7 @@ class Datum:
 
     Attribute names (``_impath``, ``_label``, ``_domain``, ``_classname``) match Dassl's Datum so
     that few-shot cache pickles written by the original code load into this class (see
-    :func:`vlprompt.data.splits.load_fewshot_pickle`) and vice versa in state.
+    :func:`vlprompt.data.splits.load_datum_pickle`) and vice versa in state.
     """
 
     def __init__(self, impath: str = "", label: int = 0, domain: int = 0, classname: str = "",

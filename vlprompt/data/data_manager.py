@@ -115,7 +115,6 @@ class DataManager:
     num_classes = property(lambda self: self.dataset.num_classes)
     lab2cname = property(lambda self: self.dataset.lab2cname)
     classnames = property(lambda self: self.dataset.classnames)
-    num_source_domains = property(lambda self: 1)
 
     def show_dataset_summary(self) -> None:
         d = self.dataset

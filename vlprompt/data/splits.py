@@ -280,8 +280,9 @@ def generate_fewshot_dataset(*data_sources: Sequence[Datum], num_shots: int = -1
     return output[0] if len(output) == 1 else output
 
 
-class _FewshotUnpickler(pickle.Unpickler):
-    """Loads caches written by the original code (Dassl's Datum) into our Datum."""
+class _DatumUnpickler(pickle.Unpickler):
+    """Loads Datum caches (few-shot subsets, ImageNet's preprocessed.pkl) written by the original code
+    (Dassl's Datum) or by us into our Datum."""
 
     def find_class(self, module, name):
         if name == "Datum" and module.startswith("dassl."):
@@ -289,9 +290,9 @@ class _FewshotUnpickler(pickle.Unpickler):
         return super().find_class(module, name)
 
 
-def load_fewshot_pickle(path: str) -> dict:
+def load_datum_pickle(path: str) -> dict:
     with open(path, "rb") as f:
-        return _FewshotUnpickler(f).load()
+        return _DatumUnpickler(f).load()
 
 
 def fewshot_cache_path(dataset_dir: str, num_shots: int, seed: int) -> str:
@@ -312,7 +313,7 @@ def load_or_create_fewshot(dataset_dir: str, num_shots: int, seed: int, train: S
     if os.path.exists(path):
         print(f"Loading preprocessed few-shot data from {path}")
         try:
-            data = load_fewshot_pickle(path)
+            data = load_datum_pickle(path)
         except Exception as e:
             raise ValueError(f'Few-shot cache "{path}" cannot be read ({e}); delete it to resample.') from None
         return data["train"], data.get("val", val)

@@ -292,7 +292,7 @@ class SimpleTrainer(TrainerBase):
         print(f"Evaluate on the *{split}* set")
         self.before_test()
         try:
-            for batch in tqdm(data_loader, desc=f"eval {split}", disable=None, file=None):
+            for batch in tqdm(data_loader, desc=f"eval {split}", disable=None):
                 if batch is None:
                     continue
                 input, label = self.parse_batch_test(batch)

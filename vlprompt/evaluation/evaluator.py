@@ -9,6 +9,7 @@ import torch
 from sklearn.metrics import confusion_matrix, f1_score
 
 from vlprompt.utils.registry import Registry
+from vlprompt.utils.tools import atomic_torch_save
 
 EVALUATOR_REGISTRY = Registry("EVALUATOR")
 
@@ -71,8 +72,6 @@ class Classification:
         if self.cfg.TEST.COMPUTE_CMAT:
             cmat = confusion_matrix(self._y_true, self._y_pred, normalize="true")
             save_path = os.path.join(self.cfg.OUTPUT_DIR, "cmat.pt")
-            from vlprompt.utils.tools import atomic_torch_save
-
             atomic_torch_save(cmat, save_path)
             print(f"Confusion matrix is saved to {save_path}")
         return results
