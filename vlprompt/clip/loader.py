@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import socket
+import warnings
 from typing import Optional
 
 import torch
@@ -50,7 +51,9 @@ class CLIPWeightsNotFoundError(FileNotFoundError):
 
 def _read_state_dict(path: str) -> dict:
     try:  # OpenAI's released files are TorchScript archives
-        state_dict = torch.jit.load(path, map_location="cpu").state_dict()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # torch.jit deprecation notice
+            state_dict = torch.jit.load(path, map_location="cpu").state_dict()
     except RuntimeError:
         state_dict = torch.load(path, map_location="cpu", weights_only=False)
     if isinstance(state_dict, dict) and "state_dict" in state_dict and isinstance(state_dict["state_dict"], dict):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn as nn
+from torch.utils.checkpoint import checkpoint
 
 
 class TextEncoder(nn.Module):
@@ -34,3 +35,19 @@ class TextEncoder(nn.Module):
         if isinstance(self.text_projection, nn.Linear):
             return self.text_projection(x)
         return x @ self.text_projection
+
+    def forward_chunked(self, prompts: torch.Tensor, eot_indices: torch.Tensor, chunk_size: int) -> torch.Tensor:
+        """``forward`` over at most ``chunk_size`` sequences at a time.
+
+        With gradients and more than one chunk, each chunk is checkpointed: its activations are
+        recomputed in backward instead of stored, so peak memory is that of one chunk.
+        """
+        n = prompts.shape[0]
+        if chunk_size <= 0 or n <= chunk_size:
+            return self(prompts, eot_indices)
+        use_ckpt = torch.is_grad_enabled() and prompts.requires_grad
+        outs = []
+        for start in range(0, n, chunk_size):
+            p, e = prompts[start:start + chunk_size], eot_indices[start:start + chunk_size]
+            outs.append(checkpoint(self, p, e, use_reentrant=False) if use_ckpt else self(p, e))
+        return torch.cat(outs)

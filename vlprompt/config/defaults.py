@@ -148,6 +148,10 @@ def _build_defaults() -> CN:
     _C.TRAINER.COCOOP.N_CTX = 16
     _C.TRAINER.COCOOP.CTX_INIT = ""
     _C.TRAINER.COCOOP.PREC = "fp16"
+    # vlprompt: most prompt sequences per text-encoder call. All images of a batch are encoded
+    # together (the reference loops over images); above this, the work is split into chunks whose
+    # activations are recomputed in backward (checkpointing), so memory stays bounded.
+    _C.TRAINER.COCOOP.TEXT_CHUNK = 4096
     return _C
 
 

@@ -100,6 +100,8 @@ class CLIPTrainer(TrainerX):
         print("Turning off gradients in both the image and the text encoder")
         for name, param in self.model.named_parameters():
             param.requires_grad_(name.startswith(self.learnable + "."))
+        enabled = sorted(n for n, p in self.model.named_parameters() if p.requires_grad)
+        print(f"Parameters to be updated: {enabled}")
         learnable = getattr(self.model, self.learnable)
         if cfg.MODEL.INIT_WEIGHTS:
             load_pretrained_weights(learnable, cfg.MODEL.INIT_WEIGHTS)

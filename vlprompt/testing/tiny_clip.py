@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import warnings
 
 import torch
 
@@ -44,12 +45,14 @@ def save_tiny_clip(path: str, arch: str = "vit", jit: bool = False, **kwargs) ->
     if jit:
         size = model.visual.image_size
         size = size[0] if isinstance(size, (tuple, list)) else size
-        traced = torch.jit.trace_module(
-            model.float(),
-            {"encode_text": (torch.zeros(1, 77, dtype=torch.long),),
-             "encode_image": (torch.zeros(1, 3, size, size),)},
-            check_trace=False,
-        )
+        with warnings.catch_warnings():  # tracer notices about shape checks are expected here
+            warnings.simplefilter("ignore")
+            traced = torch.jit.trace_module(
+                model.float(),
+                {"encode_text": (torch.zeros(1, 77, dtype=torch.long),),
+                 "encode_image": (torch.zeros(1, 3, size, size),)},
+                check_trace=False,
+            )
         traced.save(path)
     else:
         atomic_torch_save(model.state_dict(), path)

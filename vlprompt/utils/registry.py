@@ -43,8 +43,10 @@ class Registry:
         self._ensure_discovered()
         if name not in self._obj_map:
             names = self.registered_names()
-            close = difflib.get_close_matches(name, names, n=1, cutoff=0.0)
-            hint = f' Do you mean "{close[0]}"?' if close else ""
+            # Case-insensitive closeness: "Coop" should suggest "CoOp", not "CoCoOp".
+            lowered = {n.lower(): n for n in names}
+            close = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.0)
+            hint = f' Do you mean "{lowered[close[0]]}"?' if close else ""
             raise KeyError(
                 f'"{name}" is not registered in the "{self._name}" registry. '
                 f"Registered names: {names}.{hint}"

@@ -1,0 +1,5 @@
+#!/bin/bash
+# CoCoOp: see scripts/common/xd_train.sh.
+# usage: DATA=/path/to/datasets bash scripts/cocoop/xd_train.sh SEED   (DATASET=imagenet by default)
+# Environment overrides: CFG (default vit_b16_c4_ep10_batch1_ctxv1), SHOTS.
+TRAINER=CoCoOp CFG=${CFG:-vit_b16_c4_ep10_batch1_ctxv1} exec bash "$(dirname "$0")/../common/xd_train.sh" "$@"

@@ -1,0 +1,33 @@
+#!/bin/bash
+# Base-to-novel, step 1: train on the base classes (16 shots).
+# usage: DATA=/path/to/datasets bash scripts/<method>/base2new_train.sh DATASET SEED
+# TRAINER and CFG come from the method's wrapper (scripts/<method>/); SHOTS=<k> overrides 16.
+set -e
+cd "$(dirname "$0")/../.."  # run from anywhere (the repository root; the reference expected scripts/<method>/)
+
+DATA=${DATA:-/path/to/datasets}
+TRAINER=${TRAINER:?set TRAINER (e.g. CoOp, CoCoOp)}
+CFG=${CFG:?set CFG (a config under configs/trainers/$TRAINER/)}
+SHOTS=${SHOTS:-16}
+
+DATASET=$1
+SEED=$2
+if [ -z "$SEED" ]; then
+    echo "usage: DATA=/path/to/datasets bash scripts/<method>/base2new_train.sh DATASET SEED" >&2
+    exit 2
+fi
+
+DIR=output/base2new/train_base/${DATASET}/shots_${SHOTS}/${TRAINER}/${CFG}/seed${SEED}
+if [ -d "$DIR" ]; then
+    echo "Oops! The results exist at ${DIR} (so skip this job)"
+else
+    python train.py \
+    --root ${DATA} \
+    --seed ${SEED} \
+    --trainer ${TRAINER} \
+    --dataset-config-file configs/datasets/${DATASET}.yaml \
+    --config-file configs/trainers/${TRAINER}/${CFG}.yaml \
+    --output-dir ${DIR} \
+    DATASET.NUM_SHOTS ${SHOTS} \
+    DATASET.SUBSAMPLE_CLASSES base
+fi

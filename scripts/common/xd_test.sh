@@ -1,0 +1,37 @@
+#!/bin/bash
+# Cross-dataset transfer / domain generalisation, step 2: evaluate the ImageNet-trained model on
+# another dataset (full test data). Targets: the 10 other benchmarks (cross-dataset) and
+# imagenetv2, imagenet_sketch, imagenet_a, imagenet_r (domain generalisation).
+# usage: DATA=/path/to/datasets bash scripts/<method>/xd_test.sh DATASET SEED
+set -e
+cd "$(dirname "$0")/../.."
+
+DATA=${DATA:-/path/to/datasets}
+TRAINER=${TRAINER:?set TRAINER (e.g. CoOp, CoCoOp)}
+CFG=${CFG:?set CFG (a config under configs/trainers/$TRAINER/)}
+SHOTS=${SHOTS:-16}
+LOADEP=${LOADEP:?set LOADEP (the epoch of the checkpoint to load)}
+SOURCE=${SOURCE:-imagenet}
+
+DATASET=$1
+SEED=$2
+if [ -z "$SEED" ]; then
+    echo "usage: DATA=/path/to/datasets bash scripts/<method>/xd_test.sh DATASET SEED" >&2
+    exit 2
+fi
+
+DIR=output/evaluation/${TRAINER}/${CFG}_${SHOTS}shots/${DATASET}/seed${SEED}
+if [ -d "$DIR" ]; then
+    echo "Oops! The results exist at ${DIR} (so skip this job)"
+else
+    python train.py \
+    --root ${DATA} \
+    --seed ${SEED} \
+    --trainer ${TRAINER} \
+    --dataset-config-file configs/datasets/${DATASET}.yaml \
+    --config-file configs/trainers/${TRAINER}/${CFG}.yaml \
+    --output-dir ${DIR} \
+    --model-dir output/${SOURCE}/${TRAINER}/${CFG}_${SHOTS}shots/seed${SEED} \
+    --load-epoch ${LOADEP} \
+    --eval-only
+fi

@@ -1,0 +1,31 @@
+#!/bin/bash
+# Cross-dataset transfer / domain generalisation, step 1: train on ImageNet (16 shots).
+# usage: DATA=/path/to/datasets bash scripts/<method>/xd_train.sh SEED   (DATASET=imagenet by default)
+set -e
+cd "$(dirname "$0")/../.."
+
+DATA=${DATA:-/path/to/datasets}
+TRAINER=${TRAINER:?set TRAINER (e.g. CoOp, CoCoOp)}
+CFG=${CFG:?set CFG (a config under configs/trainers/$TRAINER/)}
+SHOTS=${SHOTS:-16}
+DATASET=${DATASET:-imagenet}
+
+SEED=$1
+if [ -z "$SEED" ]; then
+    echo "usage: DATA=/path/to/datasets bash scripts/<method>/xd_train.sh SEED" >&2
+    exit 2
+fi
+
+DIR=output/${DATASET}/${TRAINER}/${CFG}_${SHOTS}shots/seed${SEED}
+if [ -d "$DIR" ]; then
+    echo "Oops! The results exist at ${DIR} (so skip this job)"
+else
+    python train.py \
+    --root ${DATA} \
+    --seed ${SEED} \
+    --trainer ${TRAINER} \
+    --dataset-config-file configs/datasets/${DATASET}.yaml \
+    --config-file configs/trainers/${TRAINER}/${CFG}.yaml \
+    --output-dir ${DIR} \
+    DATASET.NUM_SHOTS ${SHOTS}
+fi

@@ -1,0 +1,5 @@
+#!/bin/bash
+# CoOp: see scripts/common/base2new_train.sh (ImageNet: CFG=vit_b16_ep50_ctxv1 LOADEP=50).
+# usage: DATA=/path/to/datasets bash scripts/coop/base2new_train.sh DATASET SEED
+# Environment overrides: CFG (default vit_b16_ctxv1), SHOTS.
+TRAINER=CoOp CFG=${CFG:-vit_b16_ctxv1} exec bash "$(dirname "$0")/../common/base2new_train.sh" "$@"
