@@ -101,25 +101,39 @@ def test_ctx_init_from_words_overrides_n_ctx_and_csc(clip_fp32):
 
 
 @pytest.mark.parametrize("position", ["end", "middle", "front"])
-def test_truncation_is_exact(clip_fp32, position):
-    """Encoding up to the last EOT equals the reference's 77-token encoding (logits and gradients)."""
-    names = ["apple_pie", "kite (bird of prey)", "cat", "yin yang"]
-    pl = PromptLearner(clip_fp32, names, n_ctx=4, class_token_position=position, verbose=False)
-    enc = TextEncoder(clip_fp32)
+@pytest.mark.parametrize("csc", [False, True])
+def test_fast_text_paths_are_exact(clip_fp32, position, csc):
+    """Truncation after the last EOT and shared-prefix encoding equal the reference's 77-token
+    encoding of every prompt (features and context gradients), for every CoOp variant."""
+    from vlprompt.trainers.coop import CoOpCLIP
 
-    def run(truncate):
-        pl.truncate = truncate
+    names = ["apple_pie", "kite (bird of prey)", "cat", "yin yang"]
+    torch.manual_seed(0)
+    pl = PromptLearner(clip_fp32, names, n_ctx=5, csc=csc, class_token_position=position, verbose=False)
+    model = CoOpCLIP(clip_fp32, pl)
+
+    def run(truncate, shared):
+        pl.truncate, pl.shared_prefix = truncate, shared
         pl.ctx.grad = None
-        feats = enc(pl(), pl.eot_indices)
-        feats.pow(2).sum().backward()
+        feats = model.text_features()
+        (feats * torch.linspace(-1, 1, feats.shape[-1])).sum().backward()
         return feats.detach(), pl.ctx.grad.clone()
 
-    f_full, g_full = run(False)
+    f_plain, g_plain = run(False, False)
     assert pl().shape[1] == 77
-    f_fast, g_fast = run(True)
-    assert pl.seq_len == 12 and pl().shape[1] == 12
-    torch.testing.assert_close(f_fast, f_full, rtol=1e-5, atol=1e-5)
-    torch.testing.assert_close(g_fast, g_full, rtol=1e-4, atol=1e-4 * g_full.abs().max().item())
+    expected_shared = 1 if csc or position == "front" else 1 + (5 if position == "end" else 2)
+    for truncate, shared in [(True, False), (True, True), (False, True)]:
+        f, g = run(truncate, shared)
+        assert pl.shared_len == (expected_shared if shared else 0)
+        torch.testing.assert_close(f, f_plain, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(g, g_plain, rtol=1e-4, atol=1e-4 * g_plain.abs().max().item())
+    pl.truncate = True
+    assert pl.seq_len == 13 and pl().shape[1] == 13
+
+
+def test_clip_encode_text_equals_prompt_path(clip_fp32):
+    names = ["apple_pie", "kite (bird of prey)", "cat", "yin yang"]
+    enc = TextEncoder(clip_fp32)
     # Same features as CLIP's own encode_text on the token ids when ctx holds the "X" embeddings.
     pl_x = PromptLearner(clip_fp32, names, n_ctx=4, class_token_position="end", verbose=False)
     with torch.no_grad():

@@ -4,7 +4,7 @@ ctx_i = ctx + meta_net(f_i) (the same vector added to every context token), with
 image feature. Everything else (context init, prompt assembly, text encoder, precision, training
 step, checkpoint loading) is shared with CoOp. Unlike the reference, which encodes the prompts of one
 image at a time, all images of a batch are encoded together, in chunks of TRAINER.COCOOP.TEXT_CHUNK
-prompts; with batch size 1 this is the reference's computation.
+prompts, and each image's shared prefix (start token + its context) is encoded once for all classes.
 """
 from collections import OrderedDict
 
@@ -43,11 +43,10 @@ class CoCoOpCLIP(PromptCLIP):
     def forward(self, image: torch.Tensor, label: torch.Tensor = None) -> torch.Tensor:
         """Logits (B, n_cls); in training mode with a label, the cross-entropy loss (as the reference)."""
         image_features = self.encode_image(image)
-        prompts = self.prompt_learner(image_features)
-        b, n_cls, length, dim = prompts.shape
-        eot = self.prompt_learner.eot_indices.repeat(b)
-        text = self.text_encoder.forward_chunked(prompts.reshape(b * n_cls, length, dim), eot, self.text_chunk)
-        text = F.normalize(text, dim=-1).reshape(b, n_cls, -1)
+        pl = self.prompt_learner
+        # One group of class prompts per image; each image's context prefix is encoded once.
+        text = self.text_encoder.encode(pl(image_features), pl.eot_indices, pl.shared_len, self.text_chunk)
+        text = F.normalize(text, dim=-1)
         logits = self.logit_scale.exp() * torch.einsum("be,bce->bc", image_features, text.to(image_features.dtype))
         if self.prompt_learner.training and label is not None:
             return F.cross_entropy(logits, label)

@@ -18,8 +18,8 @@ class CoOpCLIP(PromptCLIP):
         self.text_encoder = TextEncoder(clip_model)
 
     def text_features(self) -> torch.Tensor:
-        prompts = self.prompt_learner()
-        features = self.text_encoder(prompts, self.prompt_learner.eot_indices)
+        pl = self.prompt_learner
+        features = self.text_encoder.encode(pl(), pl.eot_indices, shared_len=pl.shared_len)
         return F.normalize(features, dim=-1)
 
 

@@ -93,11 +93,22 @@ class PromptLearner(nn.Module):
         self.truncate = True
         self._last_eot = int(self.eot_indices.max())  # a Python int: no device sync per step
         self._context_length = context_length
+        # Leading positions identical for every class (start token + the unified context before the
+        # name), which the text encoder computes once; ``False`` encodes every prompt in full.
+        self.shared_prefix = True
 
     @property
     def seq_len(self) -> int:
         """Tokens to assemble: up to the last EOT (``truncate``) or the full context length."""
         return self._last_eot + 1 if self.truncate else self._context_length
+
+    @property
+    def shared_len(self) -> int:
+        if not self.shared_prefix:
+            return 0
+        if self.csc or self.class_token_position == "front":
+            return 1  # only the start token is common to all classes
+        return 1 + (self.n_ctx if self.class_token_position == "end" else self.n_ctx // 2)
 
     def assemble(self, ctx: torch.Tensor) -> torch.Tensor:
         """Prompts (n_cls, L, D) for every class from a unified (M, D) or class-specific (n_cls, M, D) ctx."""
