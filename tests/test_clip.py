@@ -2,6 +2,7 @@
 import pytest
 import torch
 
+from vlprompt.testing.reference import reference_text_features
 from vlprompt.clip import (CLIPWeightsNotFoundError, PromptLearner, TextEncoder, encode_text_tokens, load_clip,
                            tokenize)
 
@@ -112,17 +113,19 @@ def test_fast_text_paths_are_exact(clip_fp32, position, csc):
     pl = PromptLearner(clip_fp32, names, n_ctx=5, csc=csc, class_token_position=position, verbose=False)
     model = CoOpCLIP(clip_fp32, pl)
 
-    def run(truncate, shared):
+    def run(truncate, shared, fn=model.text_features):
         pl.truncate, pl.shared_prefix = truncate, shared
         pl.ctx.grad = None
-        feats = model.text_features()
+        feats = fn()
         (feats * torch.linspace(-1, 1, feats.shape[-1])).sum().backward()
         return feats.detach(), pl.ctx.grad.clone()
 
-    f_plain, g_plain = run(False, False)
+    f_plain, g_plain = run(True, True, lambda: reference_text_features(pl, model.text_encoder))
+    assert pl.truncate and pl.shared_prefix  # the reference restores the fast settings
+    pl.truncate = False
     assert pl().shape[1] == 77
     expected_shared = 1 if csc or position == "front" else 1 + (5 if position == "end" else 2)
-    for truncate, shared in [(True, False), (True, True), (False, True)]:
+    for truncate, shared in [(False, False), (True, False), (True, True), (False, True)]:
         f, g = run(truncate, shared)
         assert pl.shared_len == (expected_shared if shared else 0)
         torch.testing.assert_close(f, f_plain, rtol=1e-5, atol=1e-5)

@@ -9,8 +9,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from vlprompt.clip import TextEncoder, load_clip
+from vlprompt.clip import load_clip
 from vlprompt.testing.datasets import make_dtd, make_imagenet_a
+from vlprompt.testing.reference import reference_cocoop_logits
 from vlprompt.trainers.cocoop import CoCoOpCLIP, CoCoOpPromptLearner
 
 from .conftest import REPO, coop_args, final_accuracy
@@ -27,21 +28,6 @@ def model(tiny_clip_files):
     with torch.no_grad():  # a non-trivial meta-net output
         pl.meta_net.linear2.weight.normal_(0, 0.5)
     return CoCoOpCLIP(clip_model, pl, text_chunk=4096).eval()
-
-
-def reference_logits(m: CoCoOpCLIP, image):
-    """The reference's computation: one image at a time, 77-token prompts."""
-    pl = m.prompt_learner
-    f = m.encode_image(image)
-    bias = pl.meta_net(f)
-    out = []
-    for f_i, bias_i in zip(f, bias):
-        ctx_i = (pl.ctx + bias_i).unsqueeze(0).expand(pl.n_cls, -1, -1)
-        prompts = torch.cat([pl.token_prefix, ctx_i, pl.token_suffix], dim=1)  # full 77 tokens
-        assert prompts.shape[1] == 77
-        text = F.normalize(TextEncoder.forward(m.text_encoder, prompts, pl.eot_indices), dim=-1)
-        out.append(m.logit_scale.exp() * f_i @ text.t())
-    return torch.stack(out)
 
 
 def test_meta_net_changes_the_context_per_image(model):
@@ -72,7 +58,7 @@ def test_batched_and_chunked_equal_the_per_image_loop(model, batch, chunk):
         return logits.detach(), [p.grad.clone() for p in params]
 
     model.text_chunk = chunk
-    ref_logits, ref_grads = run(lambda x: reference_logits(model, x))
+    ref_logits, ref_grads = run(lambda x: reference_cocoop_logits(model, x))
     fast_logits, fast_grads = run(model)
     torch.testing.assert_close(fast_logits, ref_logits, rtol=1e-5, atol=1e-4)
     for g_fast, g_ref in zip(fast_grads, ref_grads):

@@ -1,0 +1,163 @@
+"""Shared pieces of the benchmarks: random-weight CLIP in real shapes, models, timing, tables, JSON."""
+from __future__ import annotations
+
+import json
+import os
+import resource
+import statistics
+import sys
+import time
+from typing import Callable, List
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+ARCHS = {"ViT-B/16": "ViT-B-16", "ViT-B/32": "ViT-B-32", "RN50": "RN50", "RN101": "RN101", "tiny": None}
+
+
+def build_random_clip(arch: str, device: torch.device, prec: str) -> torch.nn.Module:
+    """CLIP with random weights in the real architecture's shapes (timings do not depend on values)."""
+    import open_clip
+
+    if arch not in ARCHS:
+        raise SystemExit(f"--arch must be one of {list(ARCHS)}")
+    if arch == "tiny":
+        from vlprompt.testing.tiny_clip import build_tiny_clip
+
+        model = build_tiny_clip()
+    else:
+        model = open_clip.create_model(ARCHS[arch], pretrained=None, force_quick_gelu=True)
+    model = model.float().eval().to(device)
+    if prec == "fp16":
+        from open_clip.model import convert_weights_to_fp16
+
+        convert_weights_to_fp16(model)  # OpenAI's layout: conv/linear/attention in fp16
+    return model
+
+
+def class_names(n: int) -> List[str]:
+    """Real ImageNet class names (realistic token counts), cycled with a suffix beyond 1,000."""
+    from open_clip.zero_shot_metadata import IMAGENET_CLASSNAMES
+
+    names = list(IMAGENET_CLASSNAMES)
+    return [names[i % len(names)] + ("" if i < len(names) else f" {i // len(names)}") for i in range(n)]
+
+
+def image_size(visual) -> int:
+    size = visual.image_size
+    return size[0] if isinstance(size, (tuple, list)) else size
+
+
+def autocast(device: torch.device, prec: str):
+    import contextlib
+
+    if prec == "amp":
+        return torch.autocast(device.type, dtype=torch.float16 if device.type == "cuda" else torch.bfloat16)
+    if prec == "bf16":
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def median_time(fn: Callable[[], None], warmup: int, steps: int, device: torch.device) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(steps):
+        sync(device)
+        t0 = time.perf_counter()
+        fn()
+        sync(device)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def peak_memory_mb(device: torch.device) -> float:
+    """CUDA: max allocated since the last reset. CPU: the process's peak RSS so far (paths run fast
+    first, so the plain path's figure includes the fast path's peak)."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def reset_peak(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+
+
+def max_rel_diff(a: torch.Tensor, b: torch.Tensor) -> float:
+    """max |a - b| / max |b| (relative to the reference's scale)."""
+    a, b = a.detach().float(), b.detach().float()
+    return ((a - b).abs().max() / b.abs().max().clamp_min(1e-12)).item()
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    import platform
+
+    return f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+
+
+def print_and_save(rows: List[dict], meta: dict, json_path: str) -> None:
+    from tabulate import tabulate
+
+    print(f"device: {meta['device']}  arch: {meta['arch']}  precision: {meta['prec']}")
+    print(tabulate(rows, headers="keys", floatfmt=".4g"))
+    if json_path:
+        os.makedirs(os.path.dirname(os.path.abspath(json_path)), exist_ok=True)
+        with open(json_path, "w") as f:
+            json.dump({"meta": meta, "rows": rows}, f, indent=2)
+        print(f"Saved {json_path}")
+
+
+def common_args(parser) -> None:
+    parser.add_argument("--arch", default="ViT-B/16", help=f"one of {list(ARCHS)} (random weights)")
+    parser.add_argument("--classes", type=int, default=100)
+    parser.add_argument("--batch", type=int, default=None, help="images per step (default: 32 CoOp, 1 CoCoOp)")
+    parser.add_argument("--prec", default="fp32", choices=["fp32", "fp16", "amp", "bf16"])
+    parser.add_argument("--n-ctx", type=int, default=16)
+    parser.add_argument("--position", default="end", choices=["end", "middle", "front"])
+    parser.add_argument("--csc", action="store_true")
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--text-chunk", type=int, default=4096, help="CoCoOp prompts per text-encoder call")
+    parser.add_argument("--json", default="", help="write the results here")
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def build_models(args, device):
+    """(clip, CoOp or CoCoOp model) on ``device`` in the requested precision."""
+    from vlprompt.clip import PromptLearner
+    from vlprompt.trainers.cocoop import CoCoOpCLIP, CoCoOpPromptLearner
+    from vlprompt.trainers.coop import CoOpCLIP
+
+    torch.manual_seed(args.seed)
+    clip_model = build_random_clip(args.arch, device, args.prec)
+    names = class_names(args.classes)
+    dtype = torch.float16 if args.prec == "fp16" else torch.float32
+    if args.method == "cocoop":
+        pl = CoCoOpPromptLearner(clip_model.cpu(), names, n_ctx=args.n_ctx, ctx_init="", vis_dim=clip_model.visual.output_dim,
+                                 dtype=dtype)
+        model = CoCoOpCLIP(clip_model, pl, args.text_chunk)
+    else:
+        pl = PromptLearner(clip_model.cpu(), names, n_ctx=args.n_ctx, csc=args.csc, class_token_position=args.position,
+                           dtype=dtype, verbose=False)
+        model = CoOpCLIP(clip_model, pl)
+    for name, p in model.named_parameters():
+        p.requires_grad_(name.startswith("prompt_learner."))
+    return model.to(device)
+
+
+def text_tokens(pl, groups: int, plain: bool) -> int:
+    """Token positions the text transformer processes per forward."""
+    n = pl.n_cls
+    if plain:
+        return groups * n * 77
+    length, shared = pl.seq_len, pl.shared_len
+    return groups * (shared + n * (length - shared)) if shared else groups * n * length

@@ -1,0 +1,36 @@
+"""Straightforward reference computations (the original code's way), used to check and time the fast paths.
+
+- CoOp: every class prompt padded to 77 tokens and encoded in full, at every step and test batch.
+- CoCoOp: one image at a time, 77-token prompts for every class.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from vlprompt.clip import PromptLearner, TextEncoder
+
+
+def reference_text_features(prompt_learner: PromptLearner, text_encoder: TextEncoder) -> torch.Tensor:
+    """Normalised class text features from full-length prompts, no shared prefix (CoOp's reference)."""
+    truncate, shared = prompt_learner.truncate, prompt_learner.shared_prefix
+    prompt_learner.truncate, prompt_learner.shared_prefix = False, False
+    try:
+        prompts = prompt_learner()
+        return F.normalize(text_encoder(prompts, prompt_learner.eot_indices), dim=-1)
+    finally:
+        prompt_learner.truncate, prompt_learner.shared_prefix = truncate, shared
+
+
+def reference_cocoop_logits(model, image: torch.Tensor) -> torch.Tensor:
+    """CoCoOp's reference loop: per image, ctx + meta_net(f_i) for every class, 77 tokens each."""
+    pl = model.prompt_learner
+    f = model.encode_image(image)
+    bias = pl.meta_net(f.to(pl.ctx.dtype))
+    out = []
+    for f_i, bias_i in zip(f, bias):
+        ctx_i = (pl.ctx + bias_i).unsqueeze(0).expand(pl.n_cls, -1, -1)
+        prompts = torch.cat([pl.token_prefix, ctx_i, pl.token_suffix], dim=1)  # full context length
+        text = F.normalize(TextEncoder.forward(model.text_encoder, prompts, pl.eot_indices), dim=-1)
+        out.append(model.logit_scale.exp() * f_i @ text.to(f_i.dtype).t())
+    return torch.stack(out)
