@@ -4,6 +4,7 @@
     python parse_test_res.py DIR --ci95          # 95% confidence interval instead of the std
     python parse_test_res.py DIR --test-log      # eval-only logs (values after "=> result")
     python parse_test_res.py DIR --multi-exp     # DIR holds several experiments
+    python parse_test_res.py DIR --results-json  # read each run's results.json instead of log.txt
     python parse_test_res.py --base2new output/base2new [--csv t.csv]   # base / novel / H table
     python parse_test_res.py --xd output/evaluation/CoCoOp/<cfg>_16shots [--source-dir DIR] [--csv t.csv]
 
@@ -11,6 +12,7 @@ DIR's sub-folders (e.g. seed1, seed2, seed3) each hold a ``log.txt``.
 """
 import argparse
 import csv
+import json
 import os
 import re
 from collections import OrderedDict
@@ -53,13 +55,30 @@ def read_log_values(fpath: str, metrics, end_signal: str) -> "OrderedDict":
     return output
 
 
-def read_seed_values(directory: str, metrics, end_signal: str) -> List["OrderedDict"]:
-    """One entry per sub-folder (seed) of ``directory`` whose log.txt has the metrics."""
+def read_results_json(fpath: str, metrics) -> "OrderedDict":
+    """The metrics recorded in a run's results.json (written by every run next to log.txt)."""
+    with open(fpath) as f:
+        recorded = json.load(f).get("metrics", {})
+    output = OrderedDict()
+    for metric in metrics:
+        if metric["name"] in recorded:
+            output["file"] = fpath
+            output[metric["name"]] = float(recorded[metric["name"]])
+    return output
+
+
+def read_seed_values(directory: str, metrics, end_signal: str, prefer_json: bool = False) -> List["OrderedDict"]:
+    """One entry per sub-folder (seed) of ``directory``: from its log.txt, or from its results.json
+    when ``prefer_json`` or when there is no log.txt."""
     outputs = []
     for subdir in listdir_nohidden(directory):
         fpath = os.path.join(directory, subdir, "log.txt")
-        assert os.path.isfile(fpath), f'"{fpath}" does not exist (every sub-folder of {directory} needs a log.txt)'
-        output = read_log_values(fpath, metrics, end_signal)
+        jpath = os.path.join(directory, subdir, "results.json")
+        if (prefer_json or not os.path.isfile(fpath)) and os.path.isfile(jpath):
+            output = read_results_json(jpath, metrics)
+        else:
+            assert os.path.isfile(fpath), f'"{fpath}" does not exist (every sub-folder of {directory} needs a log.txt)'
+            output = read_log_values(fpath, metrics, end_signal)
         if output:
             outputs.append(output)
     return outputs
@@ -67,7 +86,7 @@ def read_seed_values(directory: str, metrics, end_signal: str) -> List["OrderedD
 
 def parse_function(*metrics, directory: str = "", args=None, end_signal=None) -> "OrderedDict":
     print(f"Parsing files in {directory}")
-    outputs = read_seed_values(directory, metrics, end_signal)
+    outputs = read_seed_values(directory, metrics, end_signal, prefer_json=getattr(args, "results_json", False))
     assert len(outputs) > 0, f"Nothing found in {directory}"
 
     metrics_results = OrderedDict((m["name"], []) for m in metrics)
@@ -213,6 +232,7 @@ if __name__ == "__main__":
     parser.add_argument("--base2new", action="store_true", help="DIR is output/base2new: base/novel/H table")
     parser.add_argument("--xd", action="store_true", help="DIR holds <target>/seed*/ eval logs: transfer tables")
     parser.add_argument("--source-dir", default=None, help="with --xd: the source training runs (seed*/)")
+    parser.add_argument("--results-json", action="store_true", help="read results.json instead of log.txt")
     parser.add_argument("--csv", default=None, help="with --base2new/--xd: also write the table(s) as CSV")
     args = parser.parse_args()
     main(args, END_OF_TEST if args.test_log else END_OF_TRAINING)

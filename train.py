@@ -6,6 +6,7 @@
         --output-dir output/... TRAINER.COOP.N_CTX 16 DATASET.NUM_SHOTS 16
 """
 import argparse
+import os
 import sys
 
 import torch
@@ -13,6 +14,7 @@ import torch
 from vlprompt.config import setup_cfg
 from vlprompt.engine import build_trainer
 from vlprompt.utils import collect_env_info, set_random_seed, setup_logger
+from vlprompt.utils.dist import cleanup_distributed, init_distributed, is_main_process
 
 
 def print_args(args, cfg) -> None:
@@ -52,10 +54,16 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> None:
     args = build_parser().parse_args(argv)
     cfg = setup_cfg(args)
+    world = init_distributed(cfg.USE_CUDA)  # torchrun --nproc_per_node=N train.py ...
+    if not is_main_process():
+        sys.stdout = open(os.devnull, "w")  # one log: rank 0 prints and writes log.txt
     if cfg.SEED >= 0:
         print(f"Setting fixed seed: {cfg.SEED}")
-        set_random_seed(cfg.SEED)
-    setup_logger(cfg.OUTPUT_DIR)
+        set_random_seed(cfg.SEED)  # same seed on every rank: same few-shot split and initial context
+    if is_main_process():
+        setup_logger(cfg.OUTPUT_DIR)
+    if world > 1:
+        print(f"Distributed run: {world} processes (global batch {cfg.DATALOADER.TRAIN_X.BATCH_SIZE})")
     if torch.cuda.is_available() and cfg.USE_CUDA:
         torch.backends.cudnn.benchmark = True
     print_args(args, cfg)
@@ -63,12 +71,15 @@ def main(argv=None) -> None:
     print(f"** System info **\n{collect_env_info()}\n")
 
     trainer = build_trainer(cfg)
-    if args.eval_only:
-        trainer.load_model(args.model_dir, epoch=args.load_epoch)
-        trainer.test()
-        return
-    if not args.no_train:
-        trainer.train()
+    try:
+        if args.eval_only:
+            trainer.load_model(args.model_dir, epoch=args.load_epoch)
+            trainer.test()
+            return
+        if not args.no_train:
+            trainer.train()
+    finally:
+        cleanup_distributed()
 
 
 if __name__ == "__main__":

@@ -159,5 +159,7 @@ def text_tokens(pl, groups: int, plain: bool) -> int:
     n = pl.n_cls
     if plain:
         return groups * n * 77
-    length, shared = pl.seq_len, pl.shared_len
-    return groups * (shared + n * (length - shared)) if shared else groups * n * length
+    shared = pl.shared_len
+    lengths = [length for length, idx in pl.length_groups for _ in range(len(idx))]
+    calls = len(pl.length_groups) if shared else 0  # the prefix is encoded once per length group
+    return groups * (calls * shared + sum(length - shared for length in lengths))

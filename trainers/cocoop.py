@@ -45,7 +45,8 @@ class CoCoOpCLIP(PromptCLIP):
         image_features = self.encode_image(image)
         pl = self.prompt_learner
         # One group of class prompts per image; each image's context prefix is encoded once.
-        text = self.text_encoder.encode(pl(image_features), pl.eot_indices, pl.shared_len, self.text_chunk)
+        text = self.text_encoder.encode(pl(image_features), pl.eot_indices, pl.shared_len, self.text_chunk,
+                                        pl.length_groups)
         text = F.normalize(text, dim=-1)
         logits = self.logit_scale.exp() * torch.einsum("be,bce->bc", image_features, text.to(image_features.dtype))
         if self.prompt_learner.training and label is not None:

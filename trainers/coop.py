@@ -19,7 +19,8 @@ class CoOpCLIP(PromptCLIP):
 
     def text_features(self) -> torch.Tensor:
         pl = self.prompt_learner
-        features = self.text_encoder.encode(pl(), pl.eot_indices, shared_len=pl.shared_len)
+        features = self.text_encoder.encode(pl(), pl.eot_indices, shared_len=pl.shared_len,
+                                            length_groups=pl.length_groups)
         return F.normalize(features, dim=-1)
 
 
@@ -35,3 +36,7 @@ class CoOp(CLIPTrainer):
             class_token_position=c.CLASS_TOKEN_POSITION, dtype=clip_dtype(clip_model),
         )
         return CoOpCLIP(clip_model, prompt_learner)
+
+    def method_tag(self) -> str:
+        c = self.cfg.TRAINER.COOP
+        return f"CoOp (M={c.N_CTX}, {'CSC' if c.CSC else 'unified'}, {c.CLASS_TOKEN_POSITION})"

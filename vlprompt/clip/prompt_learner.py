@@ -96,11 +96,22 @@ class PromptLearner(nn.Module):
         # Leading positions identical for every class (start token + the unified context before the
         # name), which the text encoder computes once; ``False`` encodes every prompt in full.
         self.shared_prefix = True
+        # Classes grouped by prompt length (EOT index + 1), so each group is encoded only up to its
+        # own EOT instead of the longest class's: (length, class indices) pairs, computed once.
+        by_length: dict = {}
+        for i, e in enumerate(self.eot_indices.tolist()):
+            by_length.setdefault(e + 1, []).append(i)
+        self._length_groups = [(length, torch.tensor(idx)) for length, idx in sorted(by_length.items())]
 
     @property
     def seq_len(self) -> int:
         """Tokens to assemble: up to the last EOT (``truncate``) or the full context length."""
         return self._last_eot + 1 if self.truncate else self._context_length
+
+    @property
+    def length_groups(self):
+        """(length, class indices) groups for :meth:`TextEncoder.encode`; None encodes all at ``seq_len``."""
+        return self._length_groups if self.truncate else None
 
     @property
     def shared_len(self) -> int:

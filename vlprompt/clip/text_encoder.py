@@ -56,30 +56,50 @@ class TextEncoder(nn.Module):
         )
 
     def encode(self, prompts: torch.Tensor, eot_indices: torch.Tensor, shared_len: int = 0,
-               chunk_size: int = 0) -> torch.Tensor:
+               chunk_size: int = 0, length_groups=None) -> torch.Tensor:
         """Text features of prompts (N, L, D) or groups of prompts (G, N, L, D) -> (N, E) / (G, N, E).
 
         ``shared_len``: the first positions are identical for the N prompts of a group (start token
-        and unified context); they are encoded once per group. ``chunk_size``: most sequences per
-        transformer call; with gradients and several chunks each chunk is checkpointed (activations
-        recomputed in backward), so peak memory is that of one chunk.
+        and unified context); they are encoded once per group. ``length_groups``: (length, class
+        indices) pairs; each set of classes is encoded only up to its own length. ``chunk_size``:
+        most sequences per transformer call; with gradients and several chunks each chunk is
+        checkpointed (activations recomputed in backward), so peak memory is that of one chunk.
+        All of these are exact: the transformer is causal and the EOT row is what is read out.
         """
         grouped = prompts.dim() == 4
         if not grouped:
             prompts = prompts.unsqueeze(0)
+        g, n, length, dim = prompts.shape
+        if length_groups is None:
+            length_groups = [(length, None)]
+        use_ckpt = torch.is_grad_enabled() and prompts.requires_grad and 0 < chunk_size < g * n
+        per_chunk = chunk_size if chunk_size > 0 else g * n
+
+        def run(fn, *args):
+            return checkpoint(fn, *args, use_reentrant=False) if use_ckpt else fn(*args)
+
+        outs, order = [], []
+        for seq_len, idx in length_groups:
+            if idx is None:
+                sub, eot = prompts, eot_indices
+            else:
+                idx = idx.to(prompts.device)
+                sub, eot = prompts[:, idx, :seq_len], eot_indices[idx]
+                order.append(idx)
+            outs.append(self._encode_same_length(sub, eot, shared_len, per_chunk, run))
+        out = torch.cat(outs, dim=1)
+        if order:  # back to class order
+            out = out[:, torch.argsort(torch.cat(order))]
+        return out if grouped else out[0]
+
+    def _encode_same_length(self, prompts, eot_indices, shared_len, per_chunk, run) -> torch.Tensor:
         g, n, length, dim = prompts.shape
         use_shared = shared_len > 0 and self.supports_shared_prefix and length > shared_len
         if use_shared:
             prefix, suffix = prompts[:, 0, :shared_len], prompts[:, :, shared_len:]
             eot_local = eot_indices - shared_len
         # Chunks: whole groups when they fit, else slices of one group's classes.
-        per_chunk = chunk_size if chunk_size > 0 else g * n
         g_step, n_step = (max(1, per_chunk // n), n) if per_chunk >= n else (1, per_chunk)
-        use_ckpt = torch.is_grad_enabled() and prompts.requires_grad and (g_step < g or n_step < n)
-
-        def run(fn, *args):
-            return checkpoint(fn, *args, use_reentrant=False) if use_ckpt else fn(*args)
-
         outs = []
         for g0 in range(0, g, g_step):
             gs, row = slice(g0, g0 + g_step), []
@@ -92,8 +112,7 @@ class TextEncoder(nn.Module):
                     feats = run(self, chunk.reshape(-1, length, dim), eot_indices[ns].repeat(chunk.shape[0]))
                     row.append(feats.reshape(chunk.shape[0], chunk.shape[1], -1))
             outs.append(torch.cat(row, dim=1))
-        out = torch.cat(outs, dim=0)
-        return out if grouped else out[0]
+        return torch.cat(outs, dim=0)
 
     def _forward_shared_prefix(self, prefix: torch.Tensor, suffix: torch.Tensor, eot_local: torch.Tensor) -> torch.Tensor:
         """prefix (G, P, D) shared by the N sequences of each group, suffix (G, N, S, D) -> (G, N, E)."""

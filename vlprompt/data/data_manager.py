@@ -8,7 +8,10 @@ from PIL import Image
 from tabulate import tabulate
 from torch.utils.data import DataLoader, Dataset
 
+from vlprompt.utils.dist import get_rank, get_world_size
+
 from .base import build_dataset
+from .samplers import GlobalBatchSampler, ShardSampler
 from .transforms import build_transform
 
 
@@ -68,21 +71,28 @@ def _collate_skip_none(batch):
 
 
 def build_data_loader(cfg, data_source, batch_size: int, transform, is_train: bool,
-                      sampler=None, dataset_wrapper=None) -> DataLoader:
+                      dataset_wrapper=None) -> DataLoader:
+    """Train: random order, drop_last when there is more than one batch. Test: sequential.
+
+    In a distributed run ``batch_size`` stays the global batch: each process loads its share of every
+    global batch (training) or a shard of the data (evaluation); see vlprompt/data/samplers.py.
+    """
     if data_source is None or len(data_source) == 0:
         raise ValueError("Cannot build a data loader over an empty list of samples; check the dataset split.")
     wrapper = (dataset_wrapper or DatasetWrapper)(cfg, data_source, transform=transform, is_train=is_train)
-    shuffle = is_train and sampler is None
-    return DataLoader(
-        wrapper,
-        batch_size=batch_size,
-        shuffle=shuffle,  # RandomSampler without a generator: each epoch's order comes from the torch RNG
-        sampler=sampler,
+    common = dict(
         num_workers=cfg.DATALOADER.NUM_WORKERS,
-        drop_last=is_train and len(data_source) >= batch_size,
         pin_memory=torch.cuda.is_available() and cfg.USE_CUDA,
         collate_fn=_collate_skip_none if cfg.DATASET.SKIP_BAD_IMAGES else None,
     )
+    world = get_world_size()
+    if world > 1 and is_train:
+        return DataLoader(wrapper, batch_sampler=GlobalBatchSampler(len(wrapper), batch_size, get_rank(), world), **common)
+    if world > 1:
+        return DataLoader(wrapper, batch_size=batch_size, sampler=ShardSampler(len(wrapper), get_rank(), world), **common)
+    # RandomSampler without a generator: each epoch's order comes from the global torch RNG.
+    return DataLoader(wrapper, batch_size=batch_size, shuffle=is_train,
+                      drop_last=is_train and len(data_source) >= batch_size, **common)
 
 
 class DataManager:

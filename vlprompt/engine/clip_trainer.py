@@ -15,6 +15,7 @@ from vlprompt.clip import build_clip_from_cfg
 from vlprompt.engine.checkpoint import load_checkpoint
 from vlprompt.engine.trainer import TrainerX
 from vlprompt.optim import build_lr_scheduler, build_optimizer
+from vlprompt.utils.dist import is_distributed
 
 PRECISIONS = ("fp16", "fp32", "amp")
 
@@ -32,6 +33,17 @@ def resolve_precision(prec: str, device: torch.device) -> str:
         warnings.warn("PREC fp16 is not supported on the CPU; training in fp32 instead (use amp for bf16 autocast)")
         return "fp32"
     return prec
+
+
+class _DistributedModule(torch.nn.parallel.DistributedDataParallel):
+    """DDP whose wrapped module's attributes (buffers, properties, methods) stay reachable, so model
+    code reads ``prompt_learner.eot_indices`` the same way with and without DDP."""
+
+    def __getattr__(self, name):
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            return getattr(self.module, name)
 
 
 def load_pretrained_weights(model: nn.Module, weight_path: str) -> None:
@@ -109,6 +121,12 @@ class CLIPTrainer(TrainerX):
         self.optim = build_optimizer(learnable, cfg.OPTIM)
         self.sched = build_lr_scheduler(self.optim, cfg.OPTIM)
         self.register_model(self.learnable, learnable, self.optim, self.sched)
+        if is_distributed():
+            # Gradients of the learnable module are averaged across processes by DDP; the frozen
+            # encoders stay plain modules. Checkpoints use the unwrapped (registered) module.
+            device_ids = [self.device.index] if self.device.type == "cuda" else None
+            setattr(self.model, self.learnable, _DistributedModule(learnable, device_ids=device_ids,
+                                                                   broadcast_buffers=False))
         self.scaler = torch.amp.GradScaler("cuda") if self.precision == "amp" and self.device.type == "cuda" else None
         self._eval_text_features = None
 

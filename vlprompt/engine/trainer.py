@@ -20,6 +20,8 @@ from tqdm import tqdm
 from vlprompt.data import DataManager
 from vlprompt.evaluation import build_evaluator
 from vlprompt.utils import AverageMeter, MetricMeter, mkdir_if_missing
+from vlprompt.utils.dist import all_gather_objects, get_world_size, is_distributed, is_main_process
+from vlprompt.utils.results import write_results
 
 from .checkpoint import get_rng_state, load_checkpoint, resume_from_checkpoint, save_checkpoint
 
@@ -55,6 +57,8 @@ class TrainerBase:
 
     # ------------------------------------------------------------------ checkpoints
     def save_model(self, epoch: int, directory: str, is_best: bool = False, val_result=None, model_name: str = "") -> None:
+        if not is_main_process():  # one writer in distributed runs
+            return
         for name in self.get_model_names():
             optim = self._optims[name]
             sched = self._scheds[name]
@@ -141,6 +145,8 @@ class TrainerBase:
 
     # ------------------------------------------------------------------ tensorboard
     def init_writer(self, log_dir: str) -> None:
+        if not is_main_process():
+            return
         if self.__dict__.get("_writer") is None:
             try:
                 from torch.utils.tensorboard import SummaryWriter
@@ -209,6 +215,7 @@ class SimpleTrainer(TrainerBase):
         self.max_epoch = cfg.OPTIM.MAX_EPOCH
         self.output_dir = cfg.OUTPUT_DIR
         self.cfg = cfg
+        self.time_built = time.time()
         self.build_data_loader()
         self.build_model()
         self.evaluator = build_evaluator(cfg, lab2cname=self.lab2cname)
@@ -291,19 +298,34 @@ class SimpleTrainer(TrainerBase):
             data_loader = self.test_loader
         print(f"Evaluate on the *{split}* set")
         self.before_test()
+        local = []  # distributed: each process evaluates a shard; outputs are gathered below
         try:
-            for batch in tqdm(data_loader, desc=f"eval {split}", disable=None):
+            for batch in tqdm(data_loader, desc=f"eval {split}", disable=None if is_main_process() else True):
                 if batch is None:
                     continue
                 input, label = self.parse_batch_test(batch)
                 output = self.model_inference(input)
-                self.evaluator.process(output, label)
+                if is_distributed():
+                    local.append((output.float().cpu(), label.cpu()))
+                else:
+                    self.evaluator.process(output, label)
         finally:
             self.after_test()
+        if is_distributed():
+            for shard in all_gather_objects(local):
+                for output, label in shard:
+                    self.evaluator.process(output, label)
         results = self.evaluator.evaluate()
         for k, v in results.items():
             self.write_scalar(f"{split}/{k}", v, self.epoch)
+        if split == self.cfg.TEST.SPLIT and is_main_process():
+            write_results(self.cfg, results, split=split, method=self.method_tag(), device=str(self.device),
+                          wall_time=time.time() - self.time_built, world_size=get_world_size())
         return list(results.values())[0]
+
+    def method_tag(self) -> str:
+        """How results of this run are labelled in tables and plots (trainers add their variant)."""
+        return self.cfg.TRAINER.NAME
 
     def model_inference(self, input):
         return self.model(input)
