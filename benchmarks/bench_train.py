@@ -24,6 +24,9 @@ def main(argv=None) -> None:
     p.add_argument("--method", default="coop", choices=["coop", "cocoop"])
     p.add_argument("--steps", type=int, default=3)
     p.add_argument("--skip-plain", action="store_true", help="time the fast path only")
+    p.add_argument("--plain-chunk", type=int, default=0,
+                   help="encode the plain path's prompts in checkpointed chunks of this many classes "
+                        "(same values; needed when its activations do not fit in memory, e.g. 1000 classes)")
     args = p.parse_args(argv)
     device = torch.device(args.device)
     batch = args.batch or (1 if args.method == "cocoop" else 32)
@@ -45,7 +48,7 @@ def main(argv=None) -> None:
     def logits_plain():
         if args.method == "cocoop":
             return reference_cocoop_logits(model, images)
-        return model(images, text_features=reference_text_features(pl, model.text_encoder))
+        return model(images, text_features=reference_text_features(pl, model.text_encoder, args.plain_chunk))
 
     def step(logits_fn):
         optim.zero_grad()
@@ -83,6 +86,7 @@ def main(argv=None) -> None:
         rows[0].update({"speed-up": speedup, "max rel diff logits": max_rel_diff(l_fast, l_plain),
                         "max rel diff ctx grad": max_rel_diff(g_fast, g_plain)})
     meta = {"device": device_name(device), "arch": args.arch, "prec": args.prec, "n_ctx": args.n_ctx,
+            "plain_chunk": args.plain_chunk,
             "position": args.position, "csc": args.csc, "steps": args.steps, "warmup": args.warmup,
             "torch": torch.__version__}
     print_and_save(rows, meta, args.json)

@@ -11,13 +11,22 @@ import torch.nn.functional as F
 from vlprompt.clip import PromptLearner, TextEncoder
 
 
-def reference_text_features(prompt_learner: PromptLearner, text_encoder: TextEncoder) -> torch.Tensor:
-    """Normalised class text features from full-length prompts, no shared prefix (CoOp's reference)."""
+def reference_text_features(prompt_learner: PromptLearner, text_encoder: TextEncoder,
+                            chunk_size: int = 0) -> torch.Tensor:
+    """Normalised class text features from full-length prompts, no shared prefix (CoOp's reference).
+
+    ``chunk_size`` > 0 encodes that many prompts at a time with activation checkpointing: the same
+    values with less memory (needed to run the reference at ImageNet scale on small machines).
+    """
     truncate, shared = prompt_learner.truncate, prompt_learner.shared_prefix
     prompt_learner.truncate, prompt_learner.shared_prefix = False, False
     try:
         prompts = prompt_learner()
-        return F.normalize(text_encoder(prompts, prompt_learner.eot_indices), dim=-1)
+        if chunk_size > 0:
+            feats = text_encoder.encode(prompts, prompt_learner.eot_indices, chunk_size=chunk_size)
+        else:
+            feats = text_encoder(prompts, prompt_learner.eot_indices)
+        return F.normalize(feats, dim=-1)
     finally:
         prompt_learner.truncate, prompt_learner.shared_prefix = truncate, shared
 
