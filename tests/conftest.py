@@ -59,6 +59,21 @@ def run_train(clip_cache):
     return _run
 
 
+@pytest.fixture()
+def script_env(data_root, tmp_path):
+    """(work dir, env) to run the shell scripts as a user would: a folder with the repository's
+    train.py / configs / scripts, DATA pointing at the generated data, a private HOME (CLIP cache)."""
+    import os
+
+    work = tmp_path / "work"
+    work.mkdir()
+    for name in ("train.py", "parse_test_res.py", "configs", "scripts"):
+        os.symlink(REPO / name, work / name)
+    env = dict(os.environ, DATA=data_root, HOME=str(tmp_path / "home"),
+               PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
+    return work, env
+
+
 def coop_args(root, out, seed=1, trainer="CoOp", config=TINY_CFG):
     return ["--root", root, "--seed", str(seed), "--trainer", trainer, "--dataset-config-file", CALTECH_CFG,
             "--config-file", config, "--output-dir", str(out)]

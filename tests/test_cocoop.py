@@ -1,6 +1,5 @@
 """CoCoOp: image-conditioned context, batched/chunked text encoding equal to the reference's per-image
 loop, training with batch > 1, and the base-to-novel / cross-dataset protocols end to end."""
-import os
 import re
 import subprocess
 import sys
@@ -88,22 +87,12 @@ def test_cocoop_trains_with_batch_above_one(run_train, data_root, tmp_path):
     assert (tmp_path / "run/prompt_learner/model.pth.tar-8").is_file()
 
 
-def _script_env(data_root, tmp_path):
-    work = tmp_path / "work"
-    work.mkdir()
-    for name in ("train.py", "parse_test_res.py", "configs", "scripts"):
-        os.symlink(REPO / name, work / name)
-    env = dict(os.environ, DATA=data_root, HOME=str(tmp_path / "home"),
-               PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
-    return work, env
-
-
 def _sh(work, env, *cmd, **extra):
     return subprocess.run(["bash", *cmd], cwd=work, env=dict(env, **extra), check=True, capture_output=True, text=True)
 
 
-def test_base2new_scripts_and_table(data_root, tmp_path):
-    work, env = _script_env(data_root, tmp_path)
+def test_base2new_scripts_and_table(script_env):
+    work, env = script_env
     tiny = {"CFG": "tiny_c4_ep5_batch4", "LOADEP": "5"}
     _sh(work, env, "scripts/cocoop/base2new_train.sh", "caltech101", "1", **tiny)
     _sh(work, env, "scripts/cocoop/base2new_test.sh", "caltech101", "1", **tiny)
@@ -139,12 +128,12 @@ def test_harmonic_mean_table_on_known_numbers(tmp_path):
     assert rows[2][1:3] == [86.0, 60.5] and rows[2][3] == pytest.approx(2 * 86 * 60.5 / 146.5)
 
 
-def test_cross_dataset_and_domain_generalisation(data_root, tmp_path):
+def test_cross_dataset_and_domain_generalisation(data_root, script_env):
     """A CoCoOp model trained on one dataset evaluates on datasets with other class names (and a
     200-class ImageNet-A subset), via xd_train.sh / xd_test.sh; the transfer tables aggregate them."""
     make_dtd(data_root)
     make_imagenet_a(data_root)
-    work, env = _script_env(data_root, tmp_path)
+    work, env = script_env
     tiny = {"CFG": "tiny_c4_ep5_batch4", "LOADEP": "5", "DATASET": "caltech101", "SOURCE": "caltech101"}
     _sh(work, env, "scripts/cocoop/xd_train.sh", "1", **tiny)
     for target in ("dtd", "imagenet_a"):

@@ -1,5 +1,4 @@
 """End-to-end CoOp / ZeroshotCLIP runs on generated data with the tiny CLIP (train.py in-process)."""
-import os
 import pickle
 import re
 import subprocess
@@ -12,7 +11,7 @@ import torch
 from vlprompt.config import setup_cfg
 from vlprompt.engine import build_trainer
 
-from .conftest import CALTECH_CFG, REPO, TINY_CFG, coop_args, final_accuracy
+from .conftest import CALTECH_CFG, TINY_CFG, coop_args, final_accuracy
 
 CSC = ["TRAINER.COOP.CSC", "True", "DATASET.NUM_SHOTS", "8"]
 
@@ -129,14 +128,9 @@ def test_reference_layout_checkpoint_evaluates(run_train, data_root, tmp_path):
                                                                 "--load-epoch", "7"])
 
 
-def test_main_script_and_parse_test_res(data_root, tmp_path):
+def test_main_script_and_parse_test_res(script_env):
     """scripts/coop/main.sh trains seeds 1-3 into the reference layout; parse_test_res aggregates them."""
-    work = tmp_path / "work"
-    work.mkdir()
-    for name in ("train.py", "parse_test_res.py", "configs", "scripts"):
-        os.symlink(REPO / name, work / name)
-    env = dict(os.environ, DATA=data_root, HOME=str(tmp_path / "home"),
-               PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
+    work, env = script_env
     cmd = ["bash", "scripts/coop/main.sh", "caltech101", "tiny_ep10", "end", "16", "1", "False"]
     subprocess.run(cmd, cwd=work, env=env, check=True, capture_output=True, text=True)
     exp = work / "output/caltech101/CoOp/tiny_ep10_1shots/nctx16_cscFalse_ctpend"

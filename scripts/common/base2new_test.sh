@@ -4,6 +4,7 @@
 # Override with CFG=..., SHOTS=... and LOADEP=<epoch of the checkpoint to load>.
 set -e
 cd "$(dirname "$0")/../.."
+source scripts/common/lib.sh
 
 DATA=${DATA:-/path/to/datasets}
 TRAINER=${TRAINER:?set TRAINER (e.g. CoOp, CoCoOp)}
@@ -22,19 +23,9 @@ fi
 COMMON_DIR=${DATASET}/shots_${SHOTS}/${TRAINER}/${CFG}/seed${SEED}
 MODEL_DIR=output/base2new/train_base/${COMMON_DIR}
 DIR=output/base2new/test_${SUB}/${COMMON_DIR}
-if [ -d "$DIR" ]; then
-    echo "Oops! The results exist at ${DIR} (so skip this job)"
-else
-    python train.py \
-    --root ${DATA} \
-    --seed ${SEED} \
-    --trainer ${TRAINER} \
-    --dataset-config-file configs/datasets/${DATASET}.yaml \
-    --config-file configs/trainers/${TRAINER}/${CFG}.yaml \
-    --output-dir ${DIR} \
+train_unless_exists ${DIR} \
     --model-dir ${MODEL_DIR} \
     --load-epoch ${LOADEP} \
     --eval-only \
     DATASET.NUM_SHOTS ${SHOTS} \
     DATASET.SUBSAMPLE_CLASSES ${SUB}
-fi

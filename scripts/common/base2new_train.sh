@@ -3,7 +3,8 @@
 # usage: DATA=/path/to/datasets bash scripts/<method>/base2new_train.sh DATASET SEED
 # TRAINER and CFG come from the method's wrapper (scripts/<method>/); SHOTS=<k> overrides 16.
 set -e
-cd "$(dirname "$0")/../.."  # run from anywhere (the repository root; the reference expected scripts/<method>/)
+cd "$(dirname "$0")/../.."
+source scripts/common/lib.sh  # run from anywhere (the repository root; the reference expected scripts/<method>/)
 
 DATA=${DATA:-/path/to/datasets}
 TRAINER=${TRAINER:?set TRAINER (e.g. CoOp, CoCoOp)}
@@ -18,16 +19,6 @@ if [ -z "$SEED" ]; then
 fi
 
 DIR=output/base2new/train_base/${DATASET}/shots_${SHOTS}/${TRAINER}/${CFG}/seed${SEED}
-if [ -d "$DIR" ]; then
-    echo "Oops! The results exist at ${DIR} (so skip this job)"
-else
-    python train.py \
-    --root ${DATA} \
-    --seed ${SEED} \
-    --trainer ${TRAINER} \
-    --dataset-config-file configs/datasets/${DATASET}.yaml \
-    --config-file configs/trainers/${TRAINER}/${CFG}.yaml \
-    --output-dir ${DIR} \
+train_unless_exists ${DIR} \
     DATASET.NUM_SHOTS ${SHOTS} \
     DATASET.SUBSAMPLE_CLASSES base
-fi

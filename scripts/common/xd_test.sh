@@ -5,6 +5,7 @@
 # usage: DATA=/path/to/datasets bash scripts/<method>/xd_test.sh DATASET SEED
 set -e
 cd "$(dirname "$0")/../.."
+source scripts/common/lib.sh
 
 DATA=${DATA:-/path/to/datasets}
 TRAINER=${TRAINER:?set TRAINER (e.g. CoOp, CoCoOp)}
@@ -21,17 +22,7 @@ if [ -z "$SEED" ]; then
 fi
 
 DIR=output/evaluation/${TRAINER}/${CFG}_${SHOTS}shots/${DATASET}/seed${SEED}
-if [ -d "$DIR" ]; then
-    echo "Oops! The results exist at ${DIR} (so skip this job)"
-else
-    python train.py \
-    --root ${DATA} \
-    --seed ${SEED} \
-    --trainer ${TRAINER} \
-    --dataset-config-file configs/datasets/${DATASET}.yaml \
-    --config-file configs/trainers/${TRAINER}/${CFG}.yaml \
-    --output-dir ${DIR} \
+train_unless_exists ${DIR} \
     --model-dir output/${SOURCE}/${TRAINER}/${CFG}_${SHOTS}shots/seed${SEED} \
     --load-epoch ${LOADEP} \
     --eval-only
-fi

@@ -3,6 +3,7 @@
 # usage: DATA=/path/to/datasets bash scripts/<method>/xd_train.sh SEED   (DATASET=imagenet by default)
 set -e
 cd "$(dirname "$0")/../.."
+source scripts/common/lib.sh
 
 DATA=${DATA:-/path/to/datasets}
 TRAINER=${TRAINER:?set TRAINER (e.g. CoOp, CoCoOp)}
@@ -17,15 +18,5 @@ if [ -z "$SEED" ]; then
 fi
 
 DIR=output/${DATASET}/${TRAINER}/${CFG}_${SHOTS}shots/seed${SEED}
-if [ -d "$DIR" ]; then
-    echo "Oops! The results exist at ${DIR} (so skip this job)"
-else
-    python train.py \
-    --root ${DATA} \
-    --seed ${SEED} \
-    --trainer ${TRAINER} \
-    --dataset-config-file configs/datasets/${DATASET}.yaml \
-    --config-file configs/trainers/${TRAINER}/${CFG}.yaml \
-    --output-dir ${DIR} \
+train_unless_exists ${DIR} \
     DATASET.NUM_SHOTS ${SHOTS}
-fi

@@ -3,6 +3,7 @@
 # usage: DATA=/path/to/datasets bash scripts/coop/main.sh DATASET CFG CTP NCTX SHOTS CSC
 #   e.g. bash scripts/coop/main.sh caltech101 rn50_ep50 end 16 1 False
 set -e
+source "$(dirname "$0")/../common/lib.sh"
 
 DATA=${DATA:-/path/to/datasets}  # the folder holding caltech-101/, oxford_pets/, ...
 TRAINER=CoOp
@@ -21,19 +22,9 @@ fi
 for SEED in 1 2 3
 do
     DIR=output/${DATASET}/${TRAINER}/${CFG}_${SHOTS}shots/nctx${NCTX}_csc${CSC}_ctp${CTP}/seed${SEED}
-    if [ -d "$DIR" ]; then
-        echo "Oops! The results exist at ${DIR} (so skip this job)"
-    else
-        python train.py \
-        --root ${DATA} \
-        --seed ${SEED} \
-        --trainer ${TRAINER} \
-        --dataset-config-file configs/datasets/${DATASET}.yaml \
-        --config-file configs/trainers/${TRAINER}/${CFG}.yaml \
-        --output-dir ${DIR} \
+    train_unless_exists ${DIR} \
         TRAINER.COOP.N_CTX ${NCTX} \
         TRAINER.COOP.CSC ${CSC} \
         TRAINER.COOP.CLASS_TOKEN_POSITION ${CTP} \
         DATASET.NUM_SHOTS ${SHOTS}
-    fi
 done
