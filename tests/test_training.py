@@ -146,3 +146,16 @@ def test_main_script_and_parse_test_res(script_env):
     import numpy as np
 
     assert f"* accuracy: {np.mean(accs):.2f}% +- {np.std(accs):.2f}%" in res
+
+
+def test_best_val_model_is_saved_and_deployed(run_train, data_root, tmp_path):
+    out = tmp_path / "run"
+    log = run_train(coop_args(data_root, out), CSC + ["OPTIM.MAX_EPOCH", "3", "TEST.FINAL_MODEL", "best_val"])
+    assert log.count("Evaluate on the *val* set") == 3  # after every epoch
+    assert "Deploy the model with the best val performance" in log
+    best = torch.load(out / "prompt_learner/model-best.pth.tar", weights_only=True)
+    val_accs = [float(a) for a in re.findall(r"\* accuracy: ([\d.]+)%", log)[:3]]
+    assert best["val_result"] == pytest.approx(max(val_accs), abs=0.05)
+    assert best["epoch"] == 1 + val_accs.index(max(val_accs))  # first epoch reaching the best (strictly better)
+    assert (out / "prompt_learner/model.pth.tar-3").is_file()
+    assert f'Loading weights to prompt_learner from "{out / "prompt_learner/model-best.pth.tar"}"' in log
