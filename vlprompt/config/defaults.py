@@ -152,6 +152,24 @@ def _build_defaults() -> CN:
     # together (the reference loops over images); above this, the work is split into chunks whose
     # activations are recomputed in backward (checkpointing), so memory stays bounded.
     _C.TRAINER.COCOOP.TEXT_CHUNK = 4096
+    # vlprompt: image features of the frozen CLIP image encoder, cached per (backbone weights,
+    # precision, dataset split, shots, seed, views, transform) for the baselines (engine/feature_cache.py).
+    _C.TRAINER.FEATURES = CN()
+    _C.TRAINER.FEATURES.CACHE_DIR = "~/.cache/vlprompt/features"
+    # Augmented views (train transform) cached per training image; 0 = none: LinearProbe uses one
+    # test-transform view (the protocol), CLIP_Adapter encodes augmented images on the fly.
+    _C.TRAINER.FEATURES.TRAIN_VIEWS = 0
+    # vlprompt: linear probe (CoOp's lpclip protocol as a trainer; trainers/linear_probe.py)
+    _C.TRAINER.LINEAR_PROBE = CN()
+    _C.TRAINER.LINEAR_PROBE.PREC = "fp16"  # precision of feature extraction
+    _C.TRAINER.LINEAR_PROBE.NUM_STEP = 8  # binary refinement steps of the C search
+    _C.TRAINER.LINEAR_PROBE.MAX_ITER = 1000  # L-BFGS iterations per fit
+    _C.TRAINER.LINEAR_PROBE.C = 0.0  # > 0: use this inverse regularisation strength, no search
+    # vlprompt: CLIP-Adapter (trainers/clip_adapter.py)
+    _C.TRAINER.CLIP_ADAPTER = CN()
+    _C.TRAINER.CLIP_ADAPTER.PREC = "fp32"  # the official code runs the whole CLIP in fp32
+    _C.TRAINER.CLIP_ADAPTER.ALPHA = 0.2  # residual ratio: f' = alpha * adapter(f) + (1 - alpha) * f
+    _C.TRAINER.CLIP_ADAPTER.REDUCTION = 4  # bottleneck width = embedding dim / REDUCTION
     return _C
 
 
