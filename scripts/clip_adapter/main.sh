@@ -4,6 +4,7 @@
 # usage: DATA=/path/to/datasets bash scripts/clip_adapter/main.sh DATASET CFG SHOTS
 #   e.g. bash scripts/clip_adapter/main.sh caltech101 rn50 16
 set -e
+source "$(dirname "$0")/../common/lib.sh"
 
 DATA=${DATA:-/path/to/datasets}  # the folder holding caltech-101/, oxford_pets/, ...
 TRAINER=CLIP_Adapter
@@ -19,16 +20,5 @@ fi
 for SEED in 1 2 3
 do
     DIR=output/${DATASET}/${TRAINER}/${CFG}_${SHOTS}shots/seed${SEED}
-    if [ -d "$DIR" ]; then
-        echo "Oops! The results exist at ${DIR} (so skip this job)"
-    else
-        python train.py \
-        --root ${DATA} \
-        --seed ${SEED} \
-        --trainer ${TRAINER} \
-        --dataset-config-file configs/datasets/${DATASET}.yaml \
-        --config-file configs/trainers/${TRAINER}/${CFG}.yaml \
-        --output-dir ${DIR} \
-        DATASET.NUM_SHOTS ${SHOTS}
-    fi
+    train_unless_exists ${DIR} DATASET.NUM_SHOTS ${SHOTS}
 done
