@@ -159,3 +159,15 @@ def test_best_val_model_is_saved_and_deployed(run_train, data_root, tmp_path):
     assert best["epoch"] == 1 + val_accs.index(max(val_accs))  # first epoch reaching the best (strictly better)
     assert (out / "prompt_learner/model.pth.tar-3").is_file()
     assert f'Loading weights to prompt_learner from "{out / "prompt_learner/model-best.pth.tar"}"' in log
+
+
+def test_amp_on_cpu_uses_bf16_autocast(data_root, clip_cache):
+    cfg = setup_cfg(dataset_config_file=CALTECH_CFG, config_file=TINY_CFG,
+                    opts=["DATASET.ROOT", data_root, "MODEL.BACKBONE.CACHE_DIR", clip_cache, "OUTPUT_DIR", "unused",
+                          "VERBOSE", "False", "TRAINER.NAME", "CoOp", "TRAINER.COOP.PREC", "amp"])
+    trainer = build_trainer(cfg)
+    assert trainer.autocast_dtype() == torch.bfloat16 and trainer.scaler is None
+    assert trainer.model.prompt_learner.ctx.dtype == torch.float32  # master weights stay fp32
+    trainer.num_batches, trainer.batch_idx = 10, 0
+    summary = trainer.forward_backward(next(iter(trainer.train_loader_x)))
+    assert torch.isfinite(torch.tensor(summary["loss"])) and trainer.model.prompt_learner.ctx.grad is not None

@@ -138,6 +138,9 @@ def _build_defaults() -> CN:
     # ----- trainers
     _C.TRAINER = CN()
     _C.TRAINER.NAME = ""
+    # vlprompt: autocast dtype of PREC "amp" on CUDA: "fp16" (the reference: fp16 with a grad scaler)
+    # or "bf16" (no scaler; GPUs with bf16 support). On the CPU amp always uses bf16.
+    _C.TRAINER.AMP_DTYPE = "fp16"
     _C.TRAINER.COOP = CN()
     _C.TRAINER.COOP.N_CTX = 16
     _C.TRAINER.COOP.CSC = False

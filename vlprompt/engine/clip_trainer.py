@@ -127,14 +127,26 @@ class CLIPTrainer(TrainerX):
             device_ids = [self.device.index] if self.device.type == "cuda" else None
             setattr(self.model, self.learnable, _DistributedModule(learnable, device_ids=device_ids,
                                                                    broadcast_buffers=False))
-        self.scaler = torch.amp.GradScaler("cuda") if self.precision == "amp" and self.device.type == "cuda" else None
+        self.scaler = torch.amp.GradScaler("cuda") if self.autocast_dtype() == torch.float16 else None
         self._eval_text_features = None
 
-    def autocast(self):
-        """amp: fp16 autocast on CUDA (with a grad scaler), bf16 autocast on the CPU."""
+    def autocast_dtype(self):
+        """amp: TRAINER.AMP_DTYPE on CUDA (fp16 with a grad scaler, or bf16), bf16 on the CPU; else None."""
         if self.precision != "amp":
+            return None
+        if self.device.type != "cuda":
+            return torch.bfloat16
+        choice = self.cfg.TRAINER.AMP_DTYPE
+        if choice not in ("fp16", "bf16"):
+            raise ValueError(f'TRAINER.AMP_DTYPE must be "fp16" or "bf16", got "{choice}"')
+        if choice == "bf16" and not torch.cuda.is_bf16_supported():
+            raise ValueError("TRAINER.AMP_DTYPE bf16 is not supported by this GPU; use fp16")
+        return torch.bfloat16 if choice == "bf16" else torch.float16
+
+    def autocast(self):
+        dtype = self.autocast_dtype()
+        if dtype is None:
             return contextlib.nullcontext()
-        dtype = torch.float16 if self.device.type == "cuda" else torch.bfloat16
         return torch.autocast(device_type=self.device.type, dtype=dtype)
 
     def compute_loss(self, image: torch.Tensor, label: torch.Tensor):
