@@ -7,6 +7,7 @@
     python parse_test_res.py DIR --results-json  # read each run's results.json instead of log.txt
     python parse_test_res.py --base2new output/base2new [--csv t.csv]   # base / novel / H table
     python parse_test_res.py --xd output/evaluation/CoCoOp/<cfg>_16shots [--source-dir DIR] [--csv t.csv]
+    python parse_test_res.py --compare zero-shot=DIR_A "CoOp 16 shots=DIR_B"  # one row per method
 
 DIR's sub-folders (e.g. seed1, seed2, seed3) each hold a ``log.txt``.
 """
@@ -192,6 +193,39 @@ def xd_tables(directory: str, keyword: str = "accuracy", source_dir: Optional[st
     return tables
 
 
+def run_values(directory: str, keyword: str = "accuracy") -> List[float]:
+    """``keyword`` of each finished run in ``directory``: the run itself (a folder with results.json, e.g. an
+    eval-only zero-shot run) or its seed sub-folders. results.json is read first, then log.txt."""
+    metrics = [{"name": keyword, "regex": metric_regex(keyword)}]
+    if os.path.isfile(os.path.join(directory, "results.json")):
+        found = read_results_json(os.path.join(directory, "results.json"), metrics)
+        return [found[keyword]] if keyword in found else []
+    return [o[keyword] for o in read_seed_values(directory, metrics, END_OF_TRAINING, prefer_json=True)]
+
+
+def compare_table(entries: List[str], keyword: str = "accuracy", ci95: bool = False,
+                  csv_path: Optional[str] = None) -> List[list]:
+    """One row per ``LABEL=DIR`` entry: mean and spread (std, or 95% CI) of ``keyword`` over its runs."""
+    rows = []
+    for entry in entries:
+        label, sep, directory = entry.partition("=")
+        if not sep or not label or not directory:
+            raise SystemExit(f'--compare takes LABEL=DIR entries, e.g. "zero-shot=output/ZeroshotCLIP/rn50/caltech101"; got "{entry}"')
+        if not os.path.isdir(directory):
+            raise SystemExit(f'{label}: "{directory}" does not exist (run the experiment first)')
+        values = run_values(directory, keyword)
+        if not values:
+            raise SystemExit(f'{label}: no finished run in "{directory}" (expected results.json or seed*/results.json)')
+        spread = compute_ci95(values) if ci95 else float(np.std(values))
+        rows.append([label, float(np.mean(values)), spread, len(values)])
+    headers = ["method", keyword, "95% CI" if ci95 else "std", "runs"]
+    csv_rows: list = []
+    _print_table(f"{keyword} (mean over runs)", headers, rows, csv_path, csv_rows)
+    if csv_path:
+        _write_csv(csv_path, ["table"] + headers, csv_rows)
+    return rows
+
+
 def _write_csv(path: str, header: List[str], rows: list) -> None:
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
@@ -201,6 +235,11 @@ def _write_csv(path: str, header: List[str], rows: list) -> None:
 
 
 def main(args, end_signal: str) -> None:
+    if args.compare:
+        compare_table(args.compare, args.keyword, args.ci95, args.csv)
+        return
+    if not args.directory:
+        raise SystemExit("parse_test_res.py: give a DIRECTORY (or --compare LABEL=DIR ...)")
     if args.base2new:
         base2new_tables(args.directory, args.keyword, args.csv)
         return
@@ -224,7 +263,7 @@ def main(args, end_signal: str) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("directory", type=str, help="path to directory")
+    parser.add_argument("directory", type=str, nargs="?", help="path to directory")
     parser.add_argument("--ci95", action="store_true", help="compute 95%% confidence interval")
     parser.add_argument("--test-log", action="store_true", help="parse test-only logs")
     parser.add_argument("--multi-exp", action="store_true", help="parse multiple experiments")
@@ -233,6 +272,7 @@ if __name__ == "__main__":
     parser.add_argument("--xd", action="store_true", help="DIR holds <target>/seed*/ eval logs: transfer tables")
     parser.add_argument("--source-dir", default=None, help="with --xd: the source training runs (seed*/)")
     parser.add_argument("--results-json", action="store_true", help="read results.json instead of log.txt")
-    parser.add_argument("--csv", default=None, help="with --base2new/--xd: also write the table(s) as CSV")
+    parser.add_argument("--compare", nargs="+", metavar="LABEL=DIR", help="one table row per method: mean over its runs")
+    parser.add_argument("--csv", default=None, help="with --base2new/--xd/--compare: also write the table(s) as CSV")
     args = parser.parse_args()
     main(args, END_OF_TEST if args.test_log else END_OF_TRAINING)

@@ -20,6 +20,7 @@ setup(
     python_requires=">=3.9",
     packages=find_packages(include=["vlprompt", "vlprompt.*"]) + ["vlprompt.trainers", "vlprompt.datasets"],
     package_dir={"vlprompt.trainers": "trainers", "vlprompt.datasets": "datasets"},
+    package_data={"vlprompt.mini": ["miniclip.pt"]},  # the built-in MiniCLIP checkpoint (docs/miniclip.md)
     install_requires=read_requirements(),
     extras_require={"test": ["pytest>=7"]},
     license="MIT",

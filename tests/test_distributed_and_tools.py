@@ -95,3 +95,26 @@ def test_sweep_runs_grid_and_skips_finished(data_root, tmp_path, clip_cache):
     sep = cmd.index("--")
     listed = subprocess.run(cmd[:sep] + ["--print"] + cmd[sep:], check=True, capture_output=True, text=True, cwd=tmp_path).stdout
     assert listed.count("train.py") == 1 and "seed2" in listed and "seed1" not in listed
+
+
+def test_compare_table_of_methods(tmp_path, capsys):
+    """parse_test_res.py --compare: one row per LABEL=DIR (a single run, or seed sub-folders), as make demo prints."""
+    import parse_test_res as ptr
+
+    _fake_result(tmp_path / "zs", "Caltech101", "ZeroshotCLIP", 0, 1, 50.0)
+    for seed, acc in ((1, 70.0), (2, 80.0), (3, 90.0)):
+        _fake_result(tmp_path / "coop" / f"seed{seed}", "Caltech101", "CoOp", 16, seed, acc)
+    csv_path = tmp_path / "t.csv"
+    rows = ptr.compare_table([f"zero-shot={tmp_path / 'zs'}", f"CoOp, 16 shots={tmp_path / 'coop'}"],
+                             csv_path=str(csv_path))
+    assert rows[0] == ["zero-shot", 50.0, 0.0, 1]
+    assert rows[1][0] == "CoOp, 16 shots" and rows[1][1] == pytest.approx(80.0)
+    assert rows[1][2] == pytest.approx(8.165, abs=1e-3) and rows[1][3] == 3  # population std, as the seed summary
+    out = capsys.readouterr().out
+    assert "CoOp, 16 shots" in out and "80.00" in out
+    assert "\"CoOp, 16 shots\",80.0,8.16,3" in csv_path.read_text()  # quoted by the csv module
+    with pytest.raises(SystemExit, match="LABEL=DIR"):
+        ptr.compare_table([str(tmp_path / "zs")])
+    with pytest.raises(SystemExit, match="no finished run"):
+        (tmp_path / "empty").mkdir()
+        ptr.compare_table([f"x={tmp_path / 'empty'}"])

@@ -25,6 +25,11 @@ CUSTOM_TEMPLATES = {
     "ImageNetV2": "a photo of a {}.",
     "ImageNetA": "a photo of a {}.",
     "ImageNetR": "a photo of a {}.",
+    # The built-in MiniCLIP world (vlprompt/mini/, docs/miniclip.md)
+    "MiniShapes": "a photo of a {}.",
+    "MiniShapesTinted": "a photo of a {}.",
+    "MiniShades": "a photo of a {}.",
+    "MiniLights": "a photo of a {}.",
 }
 
 # The 7 "selected" ImageNet templates of CLIP's prompt-engineering notebook, in the reference's order.

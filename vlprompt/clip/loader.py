@@ -42,7 +42,21 @@ def _make_tiny_clip(path: str) -> None:
     save_tiny_clip(path, arch="vit")
 
 
-BUILTIN_MODELS = {"TinyCLIP": ("TinyCLIP.pt", _make_tiny_clip)}
+def _make_mini_clip(path: str) -> None:
+    # MiniCLIP: pretrained on the built-in MiniCLIP world (vlprompt/mini/, docs/miniclip.md); the packaged
+    # checkpoint's SHA-256 is checked and its pruned vocabulary expanded to CLIP's 49,408 tokens.
+    from vlprompt.mini.model import make_builtin
+
+    make_builtin(path)
+
+
+def _mini_clip_filename() -> str:
+    from vlprompt.mini.model import builtin_filename
+
+    return builtin_filename()  # names the packaged checkpoint's SHA-256: a new checkpoint is re-expanded
+
+
+BUILTIN_MODELS = {"TinyCLIP": ("TinyCLIP.pt", _make_tiny_clip), "MiniCLIP": (_mini_clip_filename(), _make_mini_clip)}
 
 
 class CLIPWeightsNotFoundError(FileNotFoundError):
