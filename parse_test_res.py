@@ -210,7 +210,8 @@ def compare_table(entries: List[str], keyword: str = "accuracy", ci95: bool = Fa
     for entry in entries:
         label, sep, directory = entry.partition("=")
         if not sep or not label or not directory:
-            raise SystemExit(f'--compare takes LABEL=DIR entries, e.g. "zero-shot=output/ZeroshotCLIP/rn50/caltech101"; got "{entry}"')
+            raise SystemExit(f'--compare takes LABEL=DIR entries, e.g. '
+                             f'"zero-shot=output/ZeroshotCLIP/rn50/caltech101"; got "{entry}"')
         if not os.path.isdir(directory):
             raise SystemExit(f'{label}: "{directory}" does not exist (run the experiment first)')
         values = run_values(directory, keyword)

@@ -26,13 +26,13 @@ def mini(tmp_path_factory, clip_cache):
         if key not in cache:
             if kind == "zs":
                 cache[key] = report.zeroshot(str(root), out, STEM[name], *args, opts=opts)
-            elif kind == "coop":  # (shots, sub, config): train on the sub classes, test on them
+            elif kind == "train":  # (shots, sub, config): train on the sub classes, test on them
                 shots, sub, cfg = args
-                cache[key] = report.coop(str(root), out, STEM[name], shots, SEED, sub, cfg, opts, trainer)
-            elif kind == "coop_new":  # (config,): train on the base classes (16 shots), test on the new ones
+                cache[key] = report.train_test(str(root), out, STEM[name], shots, SEED, sub, cfg, opts, trainer)
+            elif kind == "new":  # (config,): train on the base classes (16 shots), test on the new ones
                 (cfg,) = args
-                report.coop(str(root), out, STEM[name], 16, SEED, "base", cfg, opts, trainer)
-                cache[key] = report.coop_on_new(str(root), out, STEM[name], SEED, cfg=cfg, opts=opts, trainer=trainer)
+                report.train_test(str(root), out, STEM[name], 16, SEED, "base", cfg, opts, trainer)
+                cache[key] = report.evaluate_on_new(str(root), out, STEM[name], SEED, cfg=cfg, opts=opts, trainer=trainer)
         return cache[key]
 
     return run
@@ -52,14 +52,14 @@ def test_in_domain_zero_shot_is_near_perfect_and_shifts_lower_it(mini):
 
 
 def test_coop_16_shots_beats_zero_shot(mini):
-    gains = {n: mini("coop", n, 16, "all", report.COOP_CFG) - mini("zs", n, "all") for n in ADAPT}
+    gains = {n: mini("train", n, 16, "all", report.COOP_CFG) - mini("zs", n, "all") for n in ADAPT}
     assert gains["MiniShapesTinted"] > 15, gains
     assert sum(gains.values()) / len(gains) > 8, gains
 
 
 def test_coop_accuracy_grows_with_shots_on_average(mini):
     def mean_acc(shots):
-        return sum(mini("coop", n, shots, "all", report.COOP_CFG) for n in ADAPT) / len(ADAPT)
+        return sum(mini("train", n, shots, "all", report.COOP_CFG) for n in ADAPT) / len(ADAPT)
 
     one, four, sixteen = mean_acc(1), mean_acc(4), mean_acc(16)
     assert one + 3 < four < sixteen - 3, (one, four, sixteen)
@@ -68,7 +68,7 @@ def test_coop_accuracy_grows_with_shots_on_average(mini):
 def test_coop_base_to_new_overfits_the_base_classes(mini):
     """CoCoOp paper, Table 1: CoOp gains on the base classes and loses on the new ones vs. zero-shot."""
     cfg = report.BASE2NEW_CFG
-    base, new = mini("coop", "MiniShades", 16, "base", cfg), mini("coop_new", "MiniShades", cfg)
+    base, new = mini("train", "MiniShades", 16, "base", cfg), mini("new", "MiniShades", cfg)
     zs_base, zs_new = mini("zs", "MiniShades", "base"), mini("zs", "MiniShades", "new")
     assert base > zs_base + 8, (base, zs_base)
     assert new < zs_new - 5, (new, zs_new)
@@ -81,8 +81,8 @@ def test_cocoop_generalises_to_new_classes_better_than_coop(mini):
     image, and that holds for the new classes too (measured: new 81.9 vs 71.4, H 81.8 vs 68.4)."""
     base2new = {}
     for trainer, cfg in (("CoOp", report.BASE2NEW_CFG), ("CoCoOp", report.COCOOP_CFG)):
-        base2new[trainer] = (mini("coop", "MiniLights", 16, "base", cfg, trainer=trainer),
-                             mini("coop_new", "MiniLights", cfg, trainer=trainer))
+        base2new[trainer] = (mini("train", "MiniLights", 16, "base", cfg, trainer=trainer),
+                             mini("new", "MiniLights", cfg, trainer=trainer))
     h = {t: 2 * b * n / (b + n) for t, (b, n) in base2new.items()}
     assert base2new["CoCoOp"][1] > base2new["CoOp"][1] + 5, base2new
     assert base2new["CoCoOp"][1] > mini("zs", "MiniLights", "new") + 5, base2new
@@ -95,7 +95,7 @@ def test_linear_probe_and_clip_adapter_beat_chance(mini, trainer, cfg):
     features separate the shifted classes (what text-side adaptation could at best reach)."""
     for name in ADAPT:
         chance = 100 / len(BENCHMARKS[name].classes)
-        acc = mini("coop", name, 16, "all", cfg, trainer=trainer)
+        acc = mini("train", name, 16, "all", cfg, trainer=trainer)
         assert acc > chance + 30, f"{trainer} on {name}: {acc:.1f}% (chance {chance:.1f}%)"
         if trainer == "LinearProbe":  # the shifts keep the classes separable (measured 94.6 / 97.6)
             assert acc > mini("zs", name, "all") + 20, f"{trainer} on {name}: {acc:.1f}%"

@@ -64,28 +64,28 @@ def zeroshot(root: str, out: str, stem: str, sub: str = "all", opts: Sequence[st
     return run_train(argv + ["DATASET.SUBSAMPLE_CLASSES", sub] + list(opts))["metrics"]["accuracy"]
 
 
-def coop_dir(out: str, stem: str, shots: int, seed: int, sub: str = "all", cfg: str = COOP_CFG,
+def run_dir(out: str, stem: str, shots: int, seed: int, sub: str = "all", cfg: str = COOP_CFG,
              trainer: str = "CoOp") -> str:
     return os.path.join(out, trainer, stem, f"{cfg}_{shots}shots_{sub}", f"seed{seed}")
 
 
-def coop(root: str, out: str, stem: str, shots: int, seed: int, sub: str = "all", cfg: str = COOP_CFG,
+def train_test(root: str, out: str, stem: str, shots: int, seed: int, sub: str = "all", cfg: str = COOP_CFG,
          opts: Sequence[str] = (), trainer: str = "CoOp") -> float:
     """Train ``trainer`` (CoOp, or CoCoOp with a configs/trainers/CoCoOp/ config) on ``sub`` classes and test."""
-    d = coop_dir(out, stem, shots, seed, sub, cfg, trainer)
+    d = run_dir(out, stem, shots, seed, sub, cfg, trainer)
     argv = _common(root, stem, trainer, config(f"trainers/{trainer}", cfg), d, seed)
     return run_train(argv + ["DATASET.NUM_SHOTS", str(shots), "DATASET.SUBSAMPLE_CLASSES", sub] + list(opts))[
         "metrics"]["accuracy"]
 
 
-def coop_on_new(root: str, out: str, stem: str, seed: int, shots: int = 16, cfg: str = COOP_CFG,
+def evaluate_on_new(root: str, out: str, stem: str, seed: int, shots: int = 16, cfg: str = COOP_CFG,
                 opts: Sequence[str] = (), trainer: str = "CoOp") -> float:
-    """Evaluate the model trained on the base classes (``coop(..., sub="base")``) on the new classes."""
+    """Evaluate the model trained on the base classes (``train_test(..., sub="base")``) on the new classes."""
     from vlprompt.config import setup_cfg
 
-    model_dir = coop_dir(out, stem, shots, seed, "base", cfg, trainer)
+    model_dir = run_dir(out, stem, shots, seed, "base", cfg, trainer)
     epoch = setup_cfg(config_file=config(f"trainers/{trainer}", cfg), opts=list(opts)).OPTIM.MAX_EPOCH
-    d = coop_dir(out, stem, shots, seed, "new", cfg, trainer)
+    d = run_dir(out, stem, shots, seed, "new", cfg, trainer)
     argv = _common(root, stem, trainer, config(f"trainers/{trainer}", cfg), d, seed)
     argv += ["--eval-only", "--model-dir", model_dir, "--load-epoch", str(epoch)]
     return run_train(argv + ["DATASET.NUM_SHOTS", str(shots), "DATASET.SUBSAMPLE_CLASSES", "new"] + list(opts))[
@@ -103,15 +103,16 @@ def measure(root: str, out: str, stems: Sequence[str], seeds: Sequence[int], sho
             row[f"ZS {sub}"] = [zeroshot(root, out, stem, sub, opts)]
         for seed in seeds:
             for k in shots:
-                row.setdefault(f"CoOp {k}-shot", []).append(coop(root, out, stem, k, seed, opts=opts))
+                row.setdefault(f"CoOp {k}-shot", []).append(train_test(root, out, stem, k, seed, opts=opts))
             for trainer, cfg in (("CoOp", base2new_cfg), ("CoCoOp", COCOOP_CFG)):
-                row.setdefault(f"{trainer} base", []).append(coop(root, out, stem, 16, seed, "base", cfg, opts, trainer))
-                row.setdefault(f"{trainer} new", []).append(coop_on_new(root, out, stem, seed, cfg=cfg, opts=opts,
-                                                                        trainer=trainer))
+                base = train_test(root, out, stem, 16, seed, "base", cfg, opts, trainer)
+                new = evaluate_on_new(root, out, stem, seed, cfg=cfg, opts=opts, trainer=trainer)
+                row.setdefault(f"{trainer} base", []).append(base)
+                row.setdefault(f"{trainer} new", []).append(new)
             if baselines:
                 for trainer, cfg in BASELINE_CFGS.items():
-                    row.setdefault(f"{trainer} 16-shot", []).append(coop(root, out, stem, 16, seed, "all", cfg, opts,
-                                                                          trainer))
+                    acc = train_test(root, out, stem, 16, seed, "all", cfg, opts, trainer)
+                    row.setdefault(f"{trainer} 16-shot", []).append(acc)
         table[stem] = row
     return table
 
