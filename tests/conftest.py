@@ -30,6 +30,19 @@ def tiny_clip_files(tmp_path_factory) -> dict:
 
 
 @pytest.fixture()
+def one_thread():
+    """Tiny models gain nothing from intra-op threads, and on a busy 2-core machine the threads'
+    synchronisation makes them ~10x slower (subprocesses get OMP_NUM_THREADS=1 for the same reason).
+    Modules of tiny-model tests use it for every test: ``pytestmark = pytest.mark.usefixtures("one_thread")``."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture()
 def data_root(tmp_path) -> str:
     """A fresh generated Caltech101 (8 classes x 20 images) per test: split files are written by the test."""
     from vlprompt.testing.datasets import make_caltech101

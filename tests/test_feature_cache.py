@@ -14,16 +14,7 @@ from vlprompt.engine.feature_cache import FeatureCache, FeatureLoader
 from .conftest import CALTECH_CFG, REPO, coop_args
 
 LP_TINY = str(REPO / "configs/trainers/LinearProbe/tiny.yaml")
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models gain nothing from intra-op threads, and on a busy 2-core machine the threads'
-    synchronisation makes them ~10x slower; subprocesses get OMP_NUM_THREADS=1 for the same reason."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture()

@@ -186,8 +186,7 @@ def test_lights_depend_on_each_images_background():
     bench = BENCHMARKS["MiniLights"]
     unlit = replace(bench, light_shade=0.0)
     label = bench.classnames.index("red circle")
-    rng_bg = [bench.sample(bench.classes[label], np.random.default_rng([bench.seed, label, i])).background
-              for i in range(12)]
+    rng_bg = [obj.background for _, obj in bench.draws(label, 12)]
     assert {"light", "dark"} <= set(rng_bg)
 
     def object_hue(img, ref):  # mean hue (degrees, -180..180) of the pixels the light changed

@@ -1,24 +1,6 @@
 #!/bin/bash
-# CLIP-Adapter few-shot training, seeds 1-3 (run from the repository root). Same few-shot
+# CLIP-Adapter few-shot training, seeds 1-3: see scripts/common/fewshot_main.sh. Same few-shot
 # splits as CoOp; the residual ratio is TRAINER.CLIP_ADAPTER.ALPHA in the config (default 0.2).
 # usage: DATA=/path/to/datasets bash scripts/clip_adapter/main.sh DATASET CFG SHOTS
 #   e.g. bash scripts/clip_adapter/main.sh caltech101 rn50 16
-set -e
-source "$(dirname "$0")/../common/lib.sh"
-
-DATA=${DATA:-/path/to/datasets}  # the folder holding caltech-101/, oxford_pets/, ...
-TRAINER=CLIP_Adapter
-
-DATASET=$1
-CFG=$2   # config file under configs/trainers/CLIP_Adapter/
-SHOTS=$3 # number of shots (1, 2, 4, 8, 16)
-if [ -z "$SHOTS" ]; then
-    echo "usage: DATA=/path/to/datasets bash scripts/clip_adapter/main.sh DATASET CFG SHOTS" >&2
-    exit 2
-fi
-
-for SEED in 1 2 3
-do
-    DIR=output/${DATASET}/${TRAINER}/${CFG}_${SHOTS}shots/seed${SEED}
-    train_unless_exists ${DIR} DATASET.NUM_SHOTS ${SHOTS}
-done
+TRAINER=CLIP_Adapter exec bash "$(dirname "$0")/../common/fewshot_main.sh" "$@"

@@ -6,10 +6,8 @@ set -e
 cd "$(dirname "$0")/../.."
 source scripts/common/lib.sh  # run from anywhere (the repository root; the reference expected scripts/<method>/)
 
-DATA=${DATA:-/path/to/datasets}
-TRAINER=${TRAINER:?set TRAINER (e.g. CoOp, CoCoOp)}
+method_env
 CFG=${CFG:?set CFG (a config under configs/trainers/$TRAINER/)}
-SHOTS=${SHOTS:-16}
 
 DATASET=$1
 SEED=$2

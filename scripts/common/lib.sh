@@ -18,3 +18,11 @@ train_unless_exists() {
     --output-dir ${dir} \
     "$@"
 }
+
+# method_env: the settings of a scripts/common/ job; TRAINER (and CFG, unless the job takes it as an
+# argument) come from the method's wrapper in scripts/<method>/, the rest may come from the environment.
+method_env() {
+    DATA=${DATA:-/path/to/datasets}  # the folder holding caltech-101/, oxford_pets/, ...
+    TRAINER=${TRAINER:?set TRAINER (e.g. CoOp, CoCoOp)}
+    SHOTS=${SHOTS:-16}
+}

@@ -7,10 +7,8 @@ set -e
 cd "$(dirname "$0")/../.."
 source scripts/common/lib.sh
 
-DATA=${DATA:-/path/to/datasets}
-TRAINER=${TRAINER:?set TRAINER (e.g. CoOp, CoCoOp)}
+method_env
 CFG=${CFG:?set CFG (a config under configs/trainers/$TRAINER/)}
-SHOTS=${SHOTS:-16}
 LOADEP=${LOADEP:?set LOADEP (the epoch of the checkpoint to load)}
 SOURCE=${SOURCE:-imagenet}
 

@@ -18,7 +18,7 @@ import random
 import shutil
 import tempfile
 from dataclasses import dataclass, field, replace
-from typing import Callable, Dict, List, Sequence, Tuple
+from typing import Callable, Dict, Iterator, List, Sequence, Tuple
 
 import numpy as np
 
@@ -97,15 +97,19 @@ class Benchmark:
             attrs["position"] = "middle"
         return Obj(**attrs)
 
-    def images(self, label: int, n: int = None, start: int = 0):
-        """The rendered images ``start .. start+n-1`` of class ``label`` (each from its own seed)."""
+    def draws(self, label: int, n: int = None, start: int = 0) -> Iterator[Tuple[np.random.Generator, Obj]]:
+        """(generator, object) of images ``start .. start+n-1`` of class ``label``, each from its own seed;
+        the generator continues into the rendering."""
         n = self.images_per_class if n is None else n
-        cls = self.classes[label]
-        offset = self.shade_offsets()[label]
-        out = []
         for i in range(start, start + n):
             rng = np.random.default_rng([self.seed, label, i])
-            obj = self.sample(cls, rng)
+            yield rng, self.sample(self.classes[label], rng)
+
+    def images(self, label: int, n: int = None, start: int = 0):
+        """The rendered images ``start .. start+n-1`` of class ``label``."""
+        offset = self.shade_offsets()[label]
+        out = []
+        for rng, obj in self.draws(label, n, start):
             shift = offset + (self.light_shade if obj.background == "light" else -self.light_shade)
             style = replace(self.style, hue_shift=self.style.hue_shift + shift) if shift else self.style
             out.append(world.render(obj, rng, style))

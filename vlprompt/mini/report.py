@@ -19,9 +19,11 @@ from typing import Dict, List, Sequence
 
 import numpy as np
 
+from .benchmarks import BENCHMARKS
+
 REPO = Path(__file__).resolve().parents[2]
-BENCHMARK_STEMS = {"mini_shapes": "MiniShapes", "mini_shapes_tinted": "MiniShapesTinted", "mini_shades": "MiniShades",
-                   "mini_lights": "MiniLights"}
+# config stem (configs/datasets/<stem>.yaml) -> DATASET.NAME; each stem is its benchmark's folder name
+BENCHMARK_STEMS = {bench.dataset_dir: name for name, bench in BENCHMARKS.items()}
 COOP_CFG = "mini_ep50"  # few-shot: M=16 random context (CoOp's default)
 BASE2NEW_CFG = "mini_ep50_ctxv1"  # base-to-new: M=4 from "a photo of a" (as scripts/coop/base2new_*.sh)
 COCOOP_CFG = "mini_c4_ep30_batch4"
