@@ -4,11 +4,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))  # train.py / parse_test_res.py live at the repository root
-
-TINY_CFG = str(REPO / "configs/trainers/CoOp/tiny_ep10.yaml")
-CALTECH_CFG = str(REPO / "configs/datasets/caltech101.yaml")
+from .helpers import REPO
 
 
 @pytest.fixture(scope="session")
@@ -86,13 +82,3 @@ def script_env(data_root, tmp_path):
                PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
     return work, env
 
-
-def coop_args(root, out, seed=1, trainer="CoOp", config=TINY_CFG):
-    return ["--root", root, "--seed", str(seed), "--trainer", trainer, "--dataset-config-file", CALTECH_CFG,
-            "--config-file", config, "--output-dir", str(out)]
-
-
-def final_accuracy(log: str) -> float:
-    import re
-
-    return float(re.findall(r"\* accuracy: ([\d.]+)%", log)[-1])

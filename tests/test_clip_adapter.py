@@ -11,7 +11,7 @@ import torch
 from vlprompt.config import setup_cfg
 from vlprompt.engine import build_trainer
 
-from .conftest import CALTECH_CFG, REPO, coop_args, final_accuracy
+from .helpers import CALTECH_CFG, REPO, coop_args, final_accuracy
 
 CA_TINY = str(REPO / "configs/trainers/CLIP_Adapter/tiny.yaml")
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -13,7 +13,7 @@ from vlprompt.testing.datasets import make_dtd, make_imagenet_a
 from vlprompt.testing.reference import reference_cocoop_logits
 from vlprompt.trainers.cocoop import CoCoOpCLIP, CoCoOpPromptLearner
 
-from .conftest import REPO, coop_args, final_accuracy
+from .helpers import REPO, coop_args, final_accuracy
 
 COCOOP_CFG = str(REPO / "configs/trainers/CoCoOp/tiny_c4_ep5_batch4.yaml")
 NAMES = ["apple_pie", "kite (bird of prey)", "cat", "yin yang", "face"]

@@ -5,7 +5,7 @@ import pytest
 
 from vlprompt.config import get_cfg_default, merge_opts, setup_cfg
 
-from .conftest import CALTECH_CFG, REPO
+from .helpers import CALTECH_CFG, REPO
 
 
 def test_defaults_match_reference():

@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from .conftest import REPO, coop_args, final_accuracy
+from .helpers import REPO, coop_args, final_accuracy
 
 DETERMINISTIC = ["DATASET.NUM_SHOTS", "4", "TRAINER.COOP.CSC", "True", "OPTIM.MAX_EPOCH", "3",
                  "INPUT.TRANSFORMS", "['normalize']"]  # no random augmentation: batches fully determine the step

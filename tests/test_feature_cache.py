@@ -11,7 +11,7 @@ from vlprompt.config import setup_cfg
 from vlprompt.data import build_dataset, build_transform
 from vlprompt.engine.feature_cache import FeatureCache, FeatureLoader
 
-from .conftest import CALTECH_CFG, REPO, coop_args
+from .helpers import CALTECH_CFG, REPO, coop_args
 
 LP_TINY = str(REPO / "configs/trainers/LinearProbe/tiny.yaml")
 pytestmark = pytest.mark.usefixtures("one_thread")

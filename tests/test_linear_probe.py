@@ -12,7 +12,7 @@ import torch
 
 from vlprompt.trainers.linear_probe import C_GRID, accuracy, fit_logistic_regression, search_regularization
 
-from .conftest import REPO, coop_args, final_accuracy
+from .helpers import REPO, coop_args, final_accuracy
 
 LP_TINY = str(REPO / "configs/trainers/LinearProbe/tiny.yaml")
 pytestmark = pytest.mark.usefixtures("one_thread")

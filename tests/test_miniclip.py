@@ -20,7 +20,7 @@ from vlprompt.mini import model as mini_model, report, world
 from vlprompt.mini.benchmarks import BENCHMARKS
 from vlprompt.mini.pretrain import to_tensor
 
-from .conftest import REPO
+from .helpers import REPO
 
 STEMS = {name: stem for stem, name in report.BENCHMARK_STEMS.items()}  # DATASET.NAME -> config stem
 

@@ -11,7 +11,7 @@ import torch
 from vlprompt.config import setup_cfg
 from vlprompt.engine import build_trainer
 
-from .conftest import CALTECH_CFG, TINY_CFG, coop_args, final_accuracy
+from .helpers import CALTECH_CFG, TINY_CFG, coop_args, final_accuracy
 
 CSC = ["TRAINER.COOP.CSC", "True", "DATASET.NUM_SHOTS", "8"]
 

@@ -3,7 +3,7 @@ import pytest
 
 from vlprompt.testing.datasets import MAKERS
 
-from .conftest import REPO, TINY_CFG
+from .helpers import REPO, TINY_CFG
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import pytest
 from vlprompt.data import DATASET_REGISTRY, DatasetNotFoundError
 from vlprompt.data.data_manager import DatasetWrapper, read_image
 
-from .conftest import build, make_cfg, registry_name
+from .helpers import build, make_cfg, registry_name
 from .expected import EXPECTED, SPLIT_FILES
 
 

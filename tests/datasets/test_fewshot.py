@@ -12,7 +12,7 @@ import pytest
 
 from vlprompt.data import Datum
 
-from .conftest import build
+from .helpers import build
 from .expected import BENCHMARKS, EXPECTED, VARIANTS
 
 

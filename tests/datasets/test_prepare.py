@@ -12,7 +12,7 @@ import pytest
 from vlprompt.data import DATASET_REGISTRY
 from vlprompt.data.splits import Download
 
-from .conftest import REPO, build, registry_name
+from .helpers import REPO, build, registry_name
 from .expected import EXPECTED
 
 SCRIPT = os.path.join(REPO, "scripts", "datasets", "prepare.py")

@@ -9,7 +9,7 @@ from collections import Counter, OrderedDict
 import pytest
 from scipy.io import loadmat
 
-from .conftest import build
+from .helpers import build
 from .expected import BENCHMARKS, EXPECTED, IMAGE_FOLDERS, SPLIT_FILES, VARIANTS
 
 
