@@ -5,14 +5,14 @@ BIN := $(VENV)/bin
 DEMO_DATA ?= data/demo
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install demo test clean-demo
+.PHONY: install demo test lint clean-demo
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --upgrade pip
 
-$(VENV)/.installed: $(BIN)/activate requirements.txt setup.py
-	$(BIN)/pip install -r requirements.txt pytest
+$(VENV)/.installed: $(BIN)/activate requirements.txt requirements-dev.txt setup.py
+	$(BIN)/pip install -r requirements.txt -r requirements-dev.txt
 	$(BIN)/pip install --no-deps -e .
 	touch $@
 
@@ -22,15 +22,19 @@ install: $(VENV)/.installed
 # tools/pretrain_miniclip.py and shipped in the package, and the MiniShapesTinted benchmark (generated into
 # $(DEMO_DATA) on first use). Zero-shot CLIP, then CoOp with 16 shots for seeds 1-3, then the table.
 # A few minutes on 2 CPU cores. Real work: DATA=/path/to/datasets and the original configs (rn50_ep50, ...).
-DEMO_RUNS := output/mini_shapes_tinted/CoOp/mini_ep50_16shots/nctx16_cscFalse_ctpend
+DEMO_ZS := bash scripts/coop/zeroshot.sh mini_shapes_tinted mini_ep50
+DEMO_COOP := bash scripts/coop/main.sh mini_shapes_tinted mini_ep50 end 16 16 False
 demo: install
-	DATA=$(DEMO_DATA) bash scripts/coop/zeroshot.sh mini_shapes_tinted mini_ep50
-	DATA=$(DEMO_DATA) bash scripts/coop/main.sh mini_shapes_tinted mini_ep50 end 16 16 False
-	$(BIN)/python parse_test_res.py --compare "zero-shot CLIP=output/ZeroshotCLIP/mini_ep50/mini_shapes_tinted" \
-		"CoOp, 16 shots=$(DEMO_RUNS)"
+	DATA=$(DEMO_DATA) $(DEMO_ZS)
+	DATA=$(DEMO_DATA) $(DEMO_COOP)
+	$(BIN)/python parse_test_res.py --compare "zero-shot CLIP=$$(PRINT_DIR=1 $(DEMO_ZS))" \
+		"CoOp, 16 shots=$$(PRINT_DIR=1 $(DEMO_COOP))"
 
 test: install
 	$(BIN)/python -m pytest -q tests
 
+lint: install  # the rules are in ruff.toml
+	$(BIN)/ruff check .
+
 clean-demo:
-	rm -rf $(DEMO_DATA) $(DEMO_RUNS) output/ZeroshotCLIP/mini_ep50/mini_shapes_tinted
+	rm -rf $(DEMO_DATA) "$$(PRINT_DIR=1 $(DEMO_ZS))" "$$(PRINT_DIR=1 $(DEMO_COOP))"

@@ -23,7 +23,7 @@ def build_random_clip(arch: str, device: torch.device, prec: str) -> torch.nn.Mo
     if arch not in ARCHS:
         raise SystemExit(f"--arch must be one of {list(ARCHS)}")
     if arch == "tiny":
-        from vlprompt.testing.tiny_clip import build_tiny_clip
+        from vlprompt.clip.tiny import build_tiny_clip
 
         model = build_tiny_clip()
     else:
@@ -142,11 +142,11 @@ def build_models(args, device):
     names = class_names(args.classes)
     dtype = torch.float16 if args.prec == "fp16" else torch.float32
     if args.method == "cocoop":
-        pl = CoCoOpPromptLearner(clip_model.cpu(), names, n_ctx=args.n_ctx, ctx_init="", vis_dim=clip_model.visual.output_dim,
+        pl = CoCoOpPromptLearner(clip_model, names, n_ctx=args.n_ctx, ctx_init="", vis_dim=clip_model.visual.output_dim,
                                  dtype=dtype)
         model = CoCoOpCLIP(clip_model, pl, args.text_chunk)
     else:
-        pl = PromptLearner(clip_model.cpu(), names, n_ctx=args.n_ctx, csc=args.csc, class_token_position=args.position,
+        pl = PromptLearner(clip_model, names, n_ctx=args.n_ctx, csc=args.csc, class_token_position=args.position,
                            dtype=dtype, verbose=False)
         model = CoOpCLIP(clip_model, pl)
     for name, p in model.named_parameters():
@@ -159,7 +159,8 @@ def text_tokens(pl, groups: int, plain: bool) -> int:
     n = pl.n_cls
     if plain:
         return groups * n * 77
-    shared = pl.shared_len
-    lengths = [length for length, idx in pl.length_groups for _ in range(len(idx))]
-    calls = len(pl.length_groups) if shared else 0  # the prefix is encoded once per length group
+    plan = pl.plan
+    shared = plan.shared_len
+    lengths = [length for length, idx in plan.length_groups for _ in range(len(idx))]
+    calls = len(plan.length_groups) if shared else 0  # the prefix is encoded once per length group
     return groups * (calls * shared + sum(length - shared for length in lengths))

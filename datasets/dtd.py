@@ -12,6 +12,7 @@ class DescribableTextures(FolderSplitDataset):
     """
 
     dataset_dir = "dtd"
+    template = "{} texture."  # the hand-written prompt (CoOp's zero-shot table)
     required = ["images/"]
     split_file = "split_zhou_DescribableTextures.json"
     source = ("https://www.robots.ox.ac.uk/~vgg/data/dtd/ (dtd-r1.0.1.tar.gz, extracted under DATASET.ROOT) "

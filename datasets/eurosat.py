@@ -23,6 +23,7 @@ class EuroSAT(FolderSplitDataset):
     """A regenerated split lists each class folder sorted (the reference: file-system order)."""
 
     dataset_dir = "eurosat"
+    template = "a centered satellite photo of {}."  # the hand-written prompt (CoOp's zero-shot table)
     required = ["2750/"]
     split_file = "split_zhou_EuroSAT.json"
     source = ("http://madm.dfki.de/files/sentinel/EuroSAT.zip (RGB version, folder 2750/; mirrored at "

@@ -22,6 +22,7 @@ class FGVCAircraft(DatasetBase):
     """100 variants; label = line index in ``variants.txt``. No split JSON: the official lists are used."""
 
     dataset_dir = "fgvc_aircraft"
+    template = "a photo of a {}, a type of aircraft."  # the hand-written prompt (CoOp's zero-shot table)
     required = ["images/", "variants.txt", "images_variant_train.txt", "images_variant_val.txt",
                 "images_variant_test.txt"]
     source = ("https://www.robots.ox.ac.uk/~vgg/data/fgvc-aircraft/ (fgvc-aircraft-2013b.tar.gz; its data/ folder "

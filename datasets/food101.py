@@ -12,6 +12,7 @@ class Food101(FolderSplitDataset):
     """
 
     dataset_dir = "food-101"
+    template = "a photo of {}, a type of food."  # the hand-written prompt (CoOp's zero-shot table)
     required = ["images/"]
     split_file = "split_zhou_Food101.json"
     source = ("https://data.vision.ee.ethz.ch/cvl/datasets_extra/food-101/ (food-101.tar.gz, extracted under "

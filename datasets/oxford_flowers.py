@@ -17,6 +17,7 @@ class OxfordFlowers(SplitFileDataset):
     appearance in ``imagelabels.mat``, as the reference."""
 
     dataset_dir = "oxford_flowers"
+    template = "a photo of a {}, a type of flower."  # the hand-written prompt (CoOp's zero-shot table)
     required = ["jpg/"]
     split_file = "split_zhou_OxfordFlowers.json"
     split_inputs = ["imagelabels.mat", "cat_to_name.json"]

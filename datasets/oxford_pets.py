@@ -23,6 +23,7 @@ class OxfordPets(SplitFileDataset):
     """Official trainval split 80/20 per class into train/val; official test list as test."""
 
     dataset_dir = "oxford_pets"
+    template = "a photo of a {}, a type of pet."  # the hand-written prompt (CoOp's zero-shot table)
     required = ["images/"]
     split_file = "split_zhou_OxfordPets.json"
     split_inputs = ["annotations/trainval.txt", "annotations/test.txt"]

@@ -25,6 +25,7 @@ class UCF101(SplitFileDataset):
     """Split 01: trainlist01 80/20 per class into train/val, testlist01 as test."""
 
     dataset_dir = "ucf101"
+    template = "a photo of a person doing {}."  # the hand-written prompt (CoOp's zero-shot table)
     required = ["UCF-101-midframes/"]
     split_file = "split_zhou_UCF101.json"
     split_inputs = ["ucfTrainTestlist/classInd.txt", "ucfTrainTestlist/trainlist01.txt", "ucfTrainTestlist/testlist01.txt"]

@@ -1,14 +1,15 @@
-"""Expand a grid (datasets x shots x seeds x configs) into train.py runs; skip finished ones.
+"""Expand a grid (datasets x shots x seeds x configs) of one protocol into runs; skip finished ones.
 
     python scripts/sweep.py --trainer CoOp --datasets caltech101 dtd --shots 1 2 4 8 16 \\
         --configs rn50_ep50 --root $DATA                 # run one after another
     python scripts/sweep.py ... --print > jobs.txt       # print the commands (one per line) for a scheduler
     python scripts/sweep.py ... --paper-epochs           # CoOp paper: 1 shot ep50, 2/4 ep100, 8/16 full
+    python scripts/sweep.py --protocol base2new_train --trainer CoCoOp --datasets dtd --configs <cfg> --shots 16
 
-Output folders follow the shell scripts: CoOp ``output/<dataset>/CoOp/<cfg>_<K>shots/nctx<N>_csc<C>_ctp<P>/seed<S>``,
-other trainers ``output/<dataset>/<Trainer>/<cfg>_<K>shots/seed<S>``. A run whose folder already holds a
-results.json is finished and skipped; a folder without one (an interrupted run) is resumed by train.py.
-Extra config options follow ``--`` (e.g. ``-- DATALOADER.NUM_WORKERS 4``).
+Runs, output folders and the finished rule are those of ``vlprompt/launch.py`` (the shell scripts use
+the same): a folder holding results.json is finished and skipped; a folder without one (an interrupted
+run) is resumed by train.py. Extra config options follow ``--`` (e.g. ``-- TRAINER.COOP.N_CTX 8``);
+a method's variant folder (CoOp's ``nctx16_cscFalse_ctpend``) follows from the merged config.
 """
 from __future__ import annotations
 
@@ -16,11 +17,12 @@ import argparse
 import itertools
 import os
 import shlex
-import subprocess
 import sys
 from typing import List
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from vlprompt.launch import PROTOCOLS, RunSpec, find_trainer_config, launch  # noqa: E402
 
 
 def paper_config(cfg: str, shots: int) -> str:
@@ -32,24 +34,12 @@ def paper_config(cfg: str, shots: int) -> str:
     return cfg
 
 
-def expand(args) -> List[dict]:
+def expand(args) -> List[RunSpec]:
     runs = []
     for dataset, shots, seed, cfg in itertools.product(args.datasets, args.shots, args.seeds, args.configs):
         cfg_k = paper_config(cfg, shots) if args.paper_epochs else cfg
-        exp = f"{cfg_k}_{shots}shots"
-        if args.trainer == "CoOp":
-            exp = os.path.join(exp, f"nctx{args.nctx}_csc{args.csc}_ctp{args.ctp}")
-        out = os.path.join(args.output_root, dataset, args.trainer, exp, f"seed{seed}")
-        cmd = [sys.executable, os.path.join(REPO, "train.py"), "--root", args.root, "--seed", str(seed),
-               "--trainer", args.trainer,
-               "--dataset-config-file", os.path.join(REPO, "configs", "datasets", f"{dataset}.yaml"),
-               "--config-file", os.path.join(REPO, "configs", "trainers", args.trainer, f"{cfg_k}.yaml"),
-               "--output-dir", out]
-        opts = ["DATASET.NUM_SHOTS", str(shots)]
-        if args.trainer == "CoOp":
-            opts += ["TRAINER.COOP.N_CTX", str(args.nctx), "TRAINER.COOP.CSC", str(args.csc),
-                     "TRAINER.COOP.CLASS_TOKEN_POSITION", args.ctp]
-        runs.append({"out": out, "cmd": cmd + opts + list(args.opts)})
+        runs.append(RunSpec(args.protocol, args.trainer, dataset, cfg_k, seed=seed, shots=shots, root=args.root,
+                            output_root=args.output_root, opts=tuple(args.opts)))
     return runs
 
 
@@ -59,15 +49,13 @@ def main(argv=None) -> int:
     argv = argv[:argv.index("--")] if "--" in argv else argv
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--trainer", default="CoOp")
+    p.add_argument("--protocol", default="fewshot", choices=[x for x in PROTOCOLS if x != "zeroshot"])
     p.add_argument("--datasets", nargs="+", required=True, help="config stems under configs/datasets/")
     p.add_argument("--shots", nargs="+", type=int, default=[1, 2, 4, 8, 16])
     p.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
-    p.add_argument("--configs", nargs="+", required=True, help="config stems under configs/trainers/<trainer>/")
+    p.add_argument("--configs", nargs="+", required=True, help="config stems under configs/trainers/<trainer>/ (or YAML paths)")
     p.add_argument("--root", default=os.environ.get("DATA", ""), help="datasets folder (default: $DATA)")
     p.add_argument("--output-root", default="output")
-    p.add_argument("--nctx", type=int, default=16)
-    p.add_argument("--csc", default="False", choices=["False", "True"])
-    p.add_argument("--ctp", default="end", choices=["end", "middle", "front"])
     p.add_argument("--paper-epochs", action="store_true")
     p.add_argument("--print", action="store_true", help="print the commands of unfinished runs and exit")
     p.add_argument("--keep-going", action="store_true", help="continue after a failed run")
@@ -77,30 +65,19 @@ def main(argv=None) -> int:
         p.error("--root (or $DATA) is required")
     for cfg in args.configs:
         for shots in args.shots:
-            name = paper_config(cfg, shots) if args.paper_epochs else cfg
-            path = os.path.join(REPO, "configs", "trainers", args.trainer, f"{name}.yaml")
-            if not os.path.isfile(path):
-                p.error(f"config not found: {path}")
+            try:
+                find_trainer_config(args.trainer, paper_config(cfg, shots) if args.paper_epochs else cfg)
+            except (FileNotFoundError, KeyError) as e:
+                p.error(str(e))
     runs = expand(args)
-    todo = [r for r in runs if not os.path.isfile(os.path.join(r["out"], "results.json"))]
-    for r in runs:
-        if r not in todo and not args.print:
-            print(f"Skip (finished): {r['out']}")
+    todo = [r for r in runs if r.status() != "finished"]
     if args.print:
         for r in todo:
-            print(shlex.join(r["cmd"]))
+            print(shlex.join(r.command()))
         return 0
-    failed = 0
-    for i, r in enumerate(todo, start=1):
-        print(f"[{i}/{len(todo)}] {r['out']}", flush=True)
-        rc = subprocess.run(r["cmd"], stdout=subprocess.DEVNULL).returncode
-        if rc != 0:
-            failed += 1
-            print(f"  failed (exit {rc}); see {os.path.join(r['out'], 'log.txt')}", flush=True)
-            if not args.keep_going:
-                return rc
-    print(f"Done: {len(todo) - failed} run, {len(runs) - len(todo)} skipped, {failed} failed")
-    return 1 if failed else 0
+    summary = launch(runs, keep_going=args.keep_going, quiet=True, progress=True)
+    print(summary)
+    return summary.returncode
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ def clip_cache(tmp_path_factory) -> str:
 
 @pytest.fixture(scope="session")
 def tiny_clip_files(tmp_path_factory) -> dict:
-    from vlprompt.testing.tiny_clip import save_tiny_clip
+    from vlprompt.clip.tiny import save_tiny_clip
 
     d = tmp_path_factory.mktemp("tiny_clip")
     return {
@@ -50,18 +50,11 @@ def data_root(tmp_path) -> str:
 
 @pytest.fixture()
 def run_train(clip_cache):
-    """Run train.py in-process; returns the text of the run's log.txt."""
-    import train
+    """Run train.py in-process (as vlprompt.launch does for the report); returns the text of the run's log.txt."""
+    from vlprompt.launch import run_in_process
 
     def _run(args, opts=()):
-        saved = sys.stdout
-        try:
-            train.main(list(args) + ["MODEL.BACKBONE.CACHE_DIR", clip_cache] + list(opts))
-        finally:
-            if sys.stdout is not saved:
-                sys.stdout.flush()
-                sys.stdout.close()
-                sys.stdout = saved
+        run_in_process(list(args) + ["MODEL.BACKBONE.CACHE_DIR", clip_cache] + list(opts))
         out = args[args.index("--output-dir") + 1]
         return Path(out, "log.txt").read_text()
 

@@ -15,10 +15,11 @@ TINY_CFG = str(REPO / "configs/trainers/CoOp/tiny_ep10.yaml")
 CALTECH_CFG = str(REPO / "configs/datasets/caltech101.yaml")
 
 
-def coop_args(root, out, seed=1, trainer="CoOp", config=TINY_CFG):
+def coop_args(root, out, seed=1, trainer="CoOp", config=TINY_CFG, dataset_config=CALTECH_CFG):
     """train.py flags for a run on the generated Caltech101 (``root``) into ``out``."""
-    return ["--root", root, "--seed", str(seed), "--trainer", trainer, "--dataset-config-file", CALTECH_CFG,
-            "--config-file", config, "--output-dir", str(out)]
+    from vlprompt.launch import train_argv
+
+    return train_argv(root, trainer, dataset_config, config, out, seed=seed)
 
 
 def final_accuracy(log: str) -> float:

@@ -113,25 +113,29 @@ def test_fast_text_paths_are_exact(clip_fp32, position, csc):
     pl = PromptLearner(clip_fp32, names, n_ctx=5, csc=csc, class_token_position=position, verbose=False)
     model = CoOpCLIP(clip_fp32, pl)
 
-    def run(truncate, shared, fn=model.text_features):
-        pl.truncate, pl.shared_prefix = truncate, shared
+    def run(truncate, shared, fn=None):
         pl.ctx.grad = None
-        feats = fn()
+        feats = fn() if fn is not None else model.text_features(pl.make_plan(truncate, shared))
         (feats * torch.linspace(-1, 1, feats.shape[-1])).sum().backward()
         return feats.detach(), pl.ctx.grad.clone()
 
     f_plain, g_plain = run(True, True, lambda: reference_text_features(pl, model.text_encoder))
-    assert pl.truncate and pl.shared_prefix  # the reference restores the fast settings
-    pl.truncate = False
-    assert pl().shape[1] == 77
+    assert pl.plan == pl.make_plan(True, True)  # the learner's own plan is the fast one
+    assert pl(pl.make_plan(truncate=False)).shape[1] == 77
     expected_shared = 1 if csc or position == "front" else 1 + (5 if position == "end" else 2)
     for truncate, shared in [(False, False), (True, False), (True, True), (False, True)]:
         f, g = run(truncate, shared)
-        assert pl.shared_len == (expected_shared if shared else 0)
+        assert pl.make_plan(truncate, shared).shared_len == (expected_shared if shared else 0)
         torch.testing.assert_close(f, f_plain, rtol=1e-5, atol=1e-5)
         torch.testing.assert_close(g, g_plain, rtol=1e-4, atol=1e-4 * g_plain.abs().max().item())
-    pl.truncate = True
-    assert pl.seq_len == 13 and pl().shape[1] == 13
+    assert pl.plan.seq_len == 13 and pl().shape[1] == 13
+
+
+def test_reference_learner_uses_the_reference_plan(clip_fp32):
+    """MODEL.TEXT_ENCODING reference builds learners whose plan is the original computation."""
+    pl = PromptLearner(clip_fp32, ["cat", "yin yang"], n_ctx=3, verbose=False, fast=False)
+    assert pl.plan.is_reference and pl.plan.seq_len == 77 and pl().shape[1] == 77
+    assert not PromptLearner(clip_fp32, ["cat"], n_ctx=3, verbose=False).plan.is_reference
 
 
 def test_clip_encode_text_equals_prompt_path(clip_fp32):

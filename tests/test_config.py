@@ -3,13 +3,13 @@ import argparse
 
 import pytest
 
-from vlprompt.config import get_cfg_default, merge_opts, setup_cfg
+from vlprompt.config import get_cfg, merge_opts, setup_cfg
 
 from .helpers import CALTECH_CFG, REPO
 
 
 def test_defaults_match_reference():
-    cfg = get_cfg_default()
+    cfg = get_cfg()
     assert cfg.OPTIM.NAME == "adam" and cfg.OPTIM.LR == 0.0003 and cfg.OPTIM.WEIGHT_DECAY == 5e-4
     assert cfg.TRAINER.COOP.N_CTX == 16 and cfg.TRAINER.COOP.PREC == "fp16"
     assert cfg.TRAINER.COOP.CLASS_TOKEN_POSITION == "end" and cfg.TRAINER.COCOOP.N_CTX == 16
@@ -42,7 +42,7 @@ def test_seed_zero_is_ignored_as_in_reference():
 
 
 def test_unknown_key_in_opts_names_the_key():
-    cfg = get_cfg_default()
+    cfg = get_cfg()
     with pytest.raises(KeyError, match=r"TRAINER\.COOP\.NCTX"):
         merge_opts(cfg, ["TRAINER.COOP.NCTX", "4"])
 
@@ -56,7 +56,7 @@ def test_unknown_key_in_yaml_names_file_and_key(tmp_path):
 
 
 def test_type_mismatch_and_odd_opts_are_errors():
-    cfg = get_cfg_default()
+    cfg = get_cfg()
     with pytest.raises(ValueError):
         merge_opts(cfg, ["OPTIM.MAX_EPOCH", "ten"])
     with pytest.raises(ValueError, match="KEY VALUE"):

@@ -90,7 +90,7 @@ def test_sweep_runs_grid_and_skips_finished(data_root, tmp_path, clip_cache):
     exp = tmp_path / "output/caltech101/CoOp/tiny_ep10_1shots/nctx16_cscFalse_ctpend"
     assert (exp / "seed1/results.json").is_file() and (exp / "seed2/results.json").is_file()
     again = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=tmp_path).stdout
-    assert "Done: 0 run, 2 skipped, 0 failed" in again and again.count("Skip (finished)") == 2
+    assert "Done: 0 run, 2 skipped, 0 failed" in again and again.count("(so skip this job)") == 2
     (exp / "seed2/results.json").unlink()
     sep = cmd.index("--")
     listed = subprocess.run(cmd[:sep] + ["--print"] + cmd[sep:], check=True, capture_output=True, text=True, cwd=tmp_path).stdout

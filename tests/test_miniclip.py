@@ -61,11 +61,11 @@ def test_captions_are_true_and_fit_the_model():
 
 def test_benchmark_class_names_use_the_pretraining_vocabulary():
     vocab = set(mini_model.vocabulary_token_ids().tolist())
-    from vlprompt.trainers.zsclip import CUSTOM_TEMPLATES
+    from vlprompt.data import DATASET_REGISTRY
 
     for name, bench in BENCHMARKS.items():
         for cls in bench.classnames:
-            ids = tokenize(CUSTOM_TEMPLATES[name].format(cls), 32)[0]
+            ids = tokenize(DATASET_REGISTRY.get(name).template.format(cls), 32)[0]
             assert set(ids[ids > 0].tolist()) <= vocab, cls
 
 

@@ -50,7 +50,6 @@ def test_only_the_context_is_trained(data_root, clip_cache):
     before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
     trainable = [n for n, p in trainer.model.named_parameters() if p.requires_grad]
     assert trainable == ["prompt_learner.ctx"]
-    trainer.num_batches, trainer.batch_idx = 10, 0
     batch = next(iter(trainer.train_loader_x))
     trainer.forward_backward(batch)
     assert trainer.model.prompt_learner.ctx.grad is not None and trainer.model.prompt_learner.ctx.grad.abs().sum() > 0
@@ -168,6 +167,5 @@ def test_amp_on_cpu_uses_bf16_autocast(data_root, clip_cache):
     trainer = build_trainer(cfg)
     assert trainer.autocast_dtype() == torch.bfloat16 and trainer.scaler is None
     assert trainer.model.prompt_learner.ctx.dtype == torch.float32  # master weights stay fp32
-    trainer.num_batches, trainer.batch_idx = 10, 0
     summary = trainer.forward_backward(next(iter(trainer.train_loader_x)))
     assert torch.isfinite(torch.tensor(summary["loss"])) and trainer.model.prompt_learner.ctx.grad is not None

@@ -19,10 +19,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from vlprompt.clip import encode_texts
+from vlprompt.clip import FixedTextCLIP, class_prompts, encode_class_prompts
+from vlprompt.config import declare
 from vlprompt.engine import TRAINER_REGISTRY, CLIPTrainer
+from vlprompt.engine import feature_cache
 from vlprompt.engine.feature_cache import FeatureCache, FeatureLoader
-from vlprompt.trainers.zsclip import FixedTextCLIP, dataset_template
 
 
 class Adapter(nn.Module):
@@ -57,10 +58,9 @@ class AdapterCLIP(FixedTextCLIP):
 
     def forward_features(self, features: torch.Tensor, text_features: torch.Tensor = None) -> torch.Tensor:
         """Logits from raw (cached) image features."""
-        image_features = self.adapt(features)
         if text_features is None:
             text_features = self.text_features()
-        return self.logit_scale.exp() * image_features @ text_features.to(image_features.dtype).t()
+        return self.logits(self.adapt(features), text_features)
 
     def forward(self, image: torch.Tensor, text_features: torch.Tensor = None) -> torch.Tensor:
         return self.forward_features(self.image_encoder(image.type(self.dtype)), text_features)
@@ -70,7 +70,16 @@ class AdapterCLIP(FixedTextCLIP):
 class CLIP_Adapter(CLIPTrainer):
     prec_key = "CLIP_ADAPTER"
     learnable = "clip_adapter"
-    strict_load = True
+    class_dependent_keys = ()
+
+    @classmethod
+    def extend_cfg(cls, cfg) -> None:
+        super().extend_cfg(cfg)
+        feature_cache.extend_cfg(cfg)
+        declare(cfg, "TRAINER.CLIP_ADAPTER",
+                PREC="fp32",  # the official code runs the whole CLIP in fp32
+                ALPHA=0.2,  # residual ratio: f' = alpha * adapter(f) + (1 - alpha) * f
+                REDUCTION=4)  # bottleneck width = embedding dim / REDUCTION
 
     def check_cfg(self, cfg) -> None:
         super().check_cfg(cfg)
@@ -79,25 +88,19 @@ class CLIP_Adapter(CLIPTrainer):
             raise ValueError(f"TRAINER.CLIP_ADAPTER.ALPHA must be in [0, 1], got {c.ALPHA}")
         if c.REDUCTION < 1:
             raise ValueError(f"TRAINER.CLIP_ADAPTER.REDUCTION must be >= 1, got {c.REDUCTION}")
-        if cfg.TRAINER.FEATURES.TRAIN_VIEWS < 0:
-            raise ValueError(f"TRAINER.FEATURES.TRAIN_VIEWS must be >= 0, got {cfg.TRAINER.FEATURES.TRAIN_VIEWS}")
+        feature_cache.check_cfg(cfg)
 
     def build_custom_clip(self, classnames, clip_model) -> nn.Module:
-        clip_model.to(self.device)  # encode the class prompts where the model will run
-        template = dataset_template(self.cfg.DATASET.NAME)
-        prompts = [template.format(c.replace("_", " ")) for c in classnames]
-        print(f"Prompts: {prompts}")
+        template = self.dm.dataset.template
+        print(f"Prompts: {class_prompts(template, classnames)}")
         with self.autocast():
-            text_features = encode_texts(clip_model, prompts)
+            text_features = encode_class_prompts(clip_model, classnames, [template])
         c = self.cfg.TRAINER.CLIP_ADAPTER
         return AdapterCLIP(clip_model, text_features, alpha=c.ALPHA, reduction=c.REDUCTION)
 
-    def build_model(self) -> None:
-        super().build_model()
-        self.train_on_features = False
-
     def before_train(self) -> None:
         super().before_train()
+        self.train_on_features = False
         views = self.cfg.TRAINER.FEATURES.TRAIN_VIEWS
         if views > 0:
             # Replace the image loader by one over cached augmented views (same batch rule and order
@@ -108,16 +111,9 @@ class CLIP_Adapter(CLIPTrainer):
             self.train_loader_x = FeatureLoader(cached, self.cfg.DATALOADER.TRAIN_X.BATCH_SIZE, shuffle=True)
             self.train_on_features = True
 
-    def parse_batch_train(self, batch):
-        inputs = batch["feat"] if self.train_on_features else batch["img"]
-        return inputs.to(self.device), batch["label"].to(self.device)
-
     def compute_loss(self, inputs: torch.Tensor, label: torch.Tensor):
-        if self.train_on_features:
-            output = self.model.forward_features(inputs)
-        else:
-            output = self.model(inputs)
+        output = self.model.forward_features(inputs) if self.train_on_features else self.model(inputs)
         return F.cross_entropy(output, label), output
 
-    def method_tag(self) -> str:
-        return f"CLIP-Adapter (alpha={self.cfg.TRAINER.CLIP_ADAPTER.ALPHA:g})"
+    def method_details(self) -> str:
+        return f"alpha={self.cfg.TRAINER.CLIP_ADAPTER.ALPHA:g}"

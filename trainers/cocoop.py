@@ -13,12 +13,14 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from vlprompt.clip import PromptCLIP, PromptLearner, TextEncoder, clip_dtype
+from vlprompt.config import declare
 from vlprompt.engine import TRAINER_REGISTRY, CLIPTrainer
 
 
 class CoCoOpPromptLearner(PromptLearner):
-    def __init__(self, clip_model, classnames, n_ctx: int, ctx_init: str, vis_dim: int, dtype: torch.dtype):
-        super().__init__(clip_model, classnames, n_ctx=n_ctx, ctx_init=ctx_init, dtype=dtype)
+    def __init__(self, clip_model, classnames, n_ctx: int, ctx_init: str, vis_dim: int, dtype: torch.dtype,
+                 fast: bool = True):
+        super().__init__(clip_model, classnames, n_ctx=n_ctx, ctx_init=ctx_init, dtype=dtype, fast=fast)
         ctx_dim = self.ctx.shape[-1]
         # Created right after the context (as the reference), so the torch RNG order matches.
         self.meta_net = nn.Sequential(OrderedDict([
@@ -34,24 +36,20 @@ class CoCoOpPromptLearner(PromptLearner):
 
 
 class CoCoOpCLIP(PromptCLIP):
+    image_conditioned = True  # no class text features to encode once per evaluation
+
     def __init__(self, clip_model, prompt_learner: CoCoOpPromptLearner, text_chunk: int):
         super().__init__(clip_model)
         self.prompt_learner = prompt_learner
         self.text_encoder = TextEncoder(clip_model)
         self.text_chunk = text_chunk
 
-    def forward(self, image: torch.Tensor, label: torch.Tensor = None) -> torch.Tensor:
-        """Logits (B, n_cls); in training mode with a label, the cross-entropy loss (as the reference)."""
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        """Logits (B, n_cls): one group of class prompts per image; each image's context prefix is encoded once."""
         image_features = self.encode_image(image)
         pl = self.prompt_learner
-        # One group of class prompts per image; each image's context prefix is encoded once.
-        text = self.text_encoder.encode(pl(image_features), pl.eot_indices, pl.shared_len, self.text_chunk,
-                                        pl.length_groups)
-        text = F.normalize(text, dim=-1)
-        logits = self.logit_scale.exp() * torch.einsum("be,bce->bc", image_features, text.to(image_features.dtype))
-        if self.prompt_learner.training and label is not None:
-            return F.cross_entropy(logits, label)
-        return logits
+        text = F.normalize(self.text_encoder.encode(pl(image_features), pl.plan, self.text_chunk), dim=-1)
+        return self.logit_scale.exp() * torch.einsum("be,bce->bc", image_features, text.to(image_features.dtype))
 
 
 @TRAINER_REGISTRY.register()
@@ -59,19 +57,19 @@ class CoCoOp(CLIPTrainer):
     prec_key = "COCOOP"
     learnable = "prompt_learner"
 
+    @classmethod
+    def extend_cfg(cls, cfg) -> None:
+        super().extend_cfg(cfg)
+        # vlprompt: TEXT_CHUNK = most prompt sequences per text-encoder call. All images of a batch are
+        # encoded together (the reference loops over images); above this, the work is split into chunks
+        # whose activations are recomputed in backward (checkpointing), so memory stays bounded.
+        declare(cfg, "TRAINER.COCOOP", N_CTX=16, CTX_INIT="", PREC="fp16", TEXT_CHUNK=4096)
+
     def build_custom_clip(self, classnames, clip_model):
         c = self.cfg.TRAINER.COCOOP
         vis_dim = clip_model.visual.output_dim
-        prompt_learner = CoCoOpPromptLearner(clip_model, classnames, c.N_CTX, c.CTX_INIT, vis_dim, clip_dtype(clip_model))
-        return CoCoOpCLIP(clip_model, prompt_learner, c.TEXT_CHUNK)
-
-    def compute_loss(self, image, label):
-        return self.model(image, label), None  # the loss summary holds only the loss
-
-    # Prompts depend on the image: no class text features to encode once per evaluation.
-    def before_test(self) -> None:
-        pass
-
-    def model_inference(self, image: torch.Tensor) -> torch.Tensor:
-        with self.autocast():
-            return self.model(image).float()
+        prompt_learner = CoCoOpPromptLearner(clip_model, classnames, c.N_CTX, c.CTX_INIT, vis_dim, clip_dtype(clip_model),
+                                             fast=self.fast_text)
+        # The reference computation encodes one image's prompts at a time.
+        chunk = c.TEXT_CHUNK if self.fast_text else prompt_learner.n_cls
+        return CoCoOpCLIP(clip_model, prompt_learner, chunk)

@@ -7,7 +7,8 @@ training step are shared (vlprompt.clip, vlprompt.engine.CLIPTrainer); this file
 import torch
 import torch.nn.functional as F
 
-from vlprompt.clip import PromptCLIP, PromptLearner, TextEncoder, clip_dtype
+from vlprompt.clip import EncodingPlan, PromptCLIP, PromptLearner, TextEncoder, clip_dtype
+from vlprompt.config import declare
 from vlprompt.engine import TRAINER_REGISTRY, CLIPTrainer
 
 
@@ -17,11 +18,10 @@ class CoOpCLIP(PromptCLIP):
         self.prompt_learner = prompt_learner
         self.text_encoder = TextEncoder(clip_model)
 
-    def text_features(self) -> torch.Tensor:
+    def text_features(self, plan: EncodingPlan = None) -> torch.Tensor:
         pl = self.prompt_learner
-        features = self.text_encoder.encode(pl(), pl.eot_indices, shared_len=pl.shared_len,
-                                            length_groups=pl.length_groups)
-        return F.normalize(features, dim=-1)
+        plan = plan or pl.plan
+        return F.normalize(self.text_encoder.encode(pl(plan), plan), dim=-1)
 
 
 @TRAINER_REGISTRY.register()
@@ -29,14 +29,27 @@ class CoOp(CLIPTrainer):
     prec_key = "COOP"
     learnable = "prompt_learner"
 
-    def build_custom_clip(self, classnames, clip_model):
-        c = self.cfg.TRAINER.COOP
-        prompt_learner = PromptLearner(
-            clip_model, classnames, n_ctx=c.N_CTX, ctx_init=c.CTX_INIT, csc=c.CSC,
-            class_token_position=c.CLASS_TOKEN_POSITION, dtype=clip_dtype(clip_model),
-        )
-        return CoOpCLIP(clip_model, prompt_learner)
+    @classmethod
+    def extend_cfg(cls, cfg) -> None:
+        super().extend_cfg(cfg)
+        declare(cfg, "TRAINER.COOP", N_CTX=16, CSC=False, CTX_INIT="",
+                PREC="fp16",  # fp16 | fp32 | amp
+                CLASS_TOKEN_POSITION="end")  # end | middle | front
 
-    def method_tag(self) -> str:
+    @classmethod
+    def output_variant(cls, cfg) -> str:
+        c = cfg.TRAINER.COOP  # the original scripts' folder: nctx16_cscFalse_ctpend
+        return f"nctx{c.N_CTX}_csc{c.CSC}_ctp{c.CLASS_TOKEN_POSITION}"
+
+    def build_prompt_learner(self, classnames, clip_model) -> PromptLearner:
         c = self.cfg.TRAINER.COOP
-        return f"CoOp (M={c.N_CTX}, {'CSC' if c.CSC else 'unified'}, {c.CLASS_TOKEN_POSITION})"
+        return PromptLearner(clip_model, classnames, n_ctx=c.N_CTX, ctx_init=c.CTX_INIT, csc=c.CSC,
+                             class_token_position=c.CLASS_TOKEN_POSITION, dtype=clip_dtype(clip_model),
+                             fast=self.fast_text)
+
+    def build_custom_clip(self, classnames, clip_model):
+        return CoOpCLIP(clip_model, self.build_prompt_learner(classnames, clip_model))
+
+    def method_details(self) -> str:
+        c = self.cfg.TRAINER.COOP
+        return f"M={c.N_CTX}, {'CSC' if c.CSC else 'unified'}, {c.CLASS_TOKEN_POSITION}"

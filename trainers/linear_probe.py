@@ -33,7 +33,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from vlprompt.config import declare
 from vlprompt.engine import TRAINER_REGISTRY, CLIPTrainer
+from vlprompt.engine import feature_cache
 from vlprompt.engine.feature_cache import CachedFeatures, FeatureCache, FeatureLoader
 
 # The reference's initial grid, strongest to weakest C (first maximum wins on ties).
@@ -135,14 +137,25 @@ class LinearProbeHead(nn.Module):
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         x = F.normalize(features.float(), dim=-1)
-        return self.linear(x.to(self.linear.weight.dtype))
+        with torch.autocast(features.device.type, enabled=False):  # evaluate the fit in its own dtype
+            return self.linear(x.to(self.linear.weight.dtype))
 
 
 @TRAINER_REGISTRY.register()
 class LinearProbe(CLIPTrainer):
     prec_key = "LINEAR_PROBE"
     learnable = "linear_probe"
-    strict_load = True
+    class_dependent_keys = ()
+
+    @classmethod
+    def extend_cfg(cls, cfg) -> None:
+        super().extend_cfg(cfg)
+        feature_cache.extend_cfg(cfg)
+        declare(cfg, "TRAINER.LINEAR_PROBE",
+                PREC="fp16",  # precision of feature extraction
+                NUM_STEP=8,  # binary refinement steps of the C search
+                MAX_ITER=1000,  # L-BFGS iterations per fit
+                C=0.0)  # > 0: use this inverse regularisation strength, no search
 
     def check_cfg(self, cfg) -> None:
         super().check_cfg(cfg)
@@ -150,11 +163,10 @@ class LinearProbe(CLIPTrainer):
         if lp.NUM_STEP < 0 or lp.MAX_ITER < 1 or lp.C < 0:
             raise ValueError("TRAINER.LINEAR_PROBE needs NUM_STEP >= 0, MAX_ITER >= 1 and C >= 0 (0 = search), got "
                              f"{lp.NUM_STEP}, {lp.MAX_ITER}, {lp.C}")
-        if cfg.TRAINER.FEATURES.TRAIN_VIEWS < 0:
-            raise ValueError(f"TRAINER.FEATURES.TRAIN_VIEWS must be >= 0, got {cfg.TRAINER.FEATURES.TRAIN_VIEWS}")
+        feature_cache.check_cfg(cfg)
 
     def build_model(self) -> None:
-        clip_model = self.load_clip()
+        clip_model = self.load_clip(to_device=False)
         encoder = clip_model.visual.to(self.device).eval()  # the text tower is not needed
         encoder.requires_grad_(False)
         dtype = next(p.dtype for p in encoder.parameters() if p.is_floating_point())
@@ -215,23 +227,6 @@ class LinearProbe(CLIPTrainer):
         self.after_train()  # "Finish training", test on TEST.SPLIT, elapsed time
 
     # ------------------------------------------------------------ evaluation on cached features
-    def test(self, split: Optional[str] = None) -> float:
-        split = split or self.cfg.TEST.SPLIT
-        # Same split choice as SimpleTrainer.test ("val" falls back to "test" without a val split).
-        if split == "val" and self.val_loader is not None:
-            self.val_loader = FeatureLoader(self._split_features("val"), self.cfg.DATALOADER.TEST.BATCH_SIZE, False)
-        else:
-            self.test_loader = FeatureLoader(self._split_features("test"), self.cfg.DATALOADER.TEST.BATCH_SIZE, False)
-        return super().test(split)
-
-    def before_test(self) -> None:
-        pass  # no text features: the classifier is linear on image features
-
-    def after_test(self) -> None:
-        pass
-
-    def parse_batch_test(self, batch):
-        return batch["feat"].to(self.device), batch["label"].to(self.device)
-
-    def model_inference(self, features: torch.Tensor) -> torch.Tensor:
-        return self.model(features).float()
+    def eval_loader(self, split: str):
+        split, _ = super().eval_loader(split)  # same split choice ("val" falls back to "test")
+        return split, FeatureLoader(self._split_features(split), self.cfg.DATALOADER.TEST.BATCH_SIZE, False)

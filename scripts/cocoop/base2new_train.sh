@@ -1,5 +1,4 @@
 #!/bin/bash
-# CoCoOp: see scripts/common/base2new_train.sh.
+# CoCoOp: see scripts/common/base2new_train.sh (CFG default vit_b16_c4_ep10_batch1_ctxv1; SHOTS overrides).
 # usage: DATA=/path/to/datasets bash scripts/cocoop/base2new_train.sh DATASET SEED
-# Environment overrides: CFG (default vit_b16_c4_ep10_batch1_ctxv1), SHOTS.
-TRAINER=CoCoOp CFG=${CFG:-vit_b16_c4_ep10_batch1_ctxv1} exec bash "$(dirname "$0")/../common/base2new_train.sh" "$@"
+CFG=${CFG:-vit_b16_c4_ep10_batch1_ctxv1} exec bash "$(dirname "$0")/../common/base2new_train.sh" CoCoOp "$@"

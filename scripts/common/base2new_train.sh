@@ -1,22 +1,10 @@
 #!/bin/bash
-# Base-to-novel, step 1: train on the base classes (16 shots).
-# usage: DATA=/path/to/datasets bash scripts/<method>/base2new_train.sh DATASET SEED
-# TRAINER and CFG come from the method's wrapper (scripts/<method>/); SHOTS=<k> overrides 16.
-set -e
-cd "$(dirname "$0")/../.."
-source scripts/common/lib.sh  # run from anywhere (the repository root; the reference expected scripts/<method>/)
-
-method_env
-CFG=${CFG:?set CFG (a config under configs/trainers/$TRAINER/)}
-
-DATASET=$1
-SEED=$2
-if [ -z "$SEED" ]; then
-    echo "usage: DATA=/path/to/datasets bash scripts/<method>/base2new_train.sh DATASET SEED" >&2
-    exit 2
-fi
-
-DIR=output/base2new/train_base/${DATASET}/shots_${SHOTS}/${TRAINER}/${CFG}/seed${SEED}
-train_unless_exists ${DIR} \
-    DATASET.NUM_SHOTS ${SHOTS} \
-    DATASET.SUBSAMPLE_CLASSES base
+# Base-to-novel, step 1: train on the base classes (16 shots; SHOTS=<k> overrides).
+# usage: DATA=/path/to/datasets CFG=<config> bash scripts/common/base2new_train.sh TRAINER DATASET SEED [KEY VALUE ...]
+#   output: output/base2new/train_base/DATASET/shots_16/TRAINER/CFG/seedSEED
+source "$(dirname "$0")/lib.sh"
+[ $# -ge 3 ] || usage "TRAINER DATASET SEED [KEY VALUE ...]  (CFG=<config>)"
+TRAINER=$1; DATASET=$2; SEED=$3
+shift 3
+launch base2new_train --trainer "$TRAINER" --dataset "$DATASET" --config "${CFG:?set CFG (a config of $TRAINER)}" \
+    --shots "${SHOTS:-16}" --seeds "$SEED" -- "$@"

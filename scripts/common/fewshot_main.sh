@@ -1,22 +1,10 @@
 #!/bin/bash
-# Few-shot training of a baseline, seeds 1-3, on the same few-shot splits as CoOp.
-# usage: DATA=/path/to/datasets bash scripts/<method>/main.sh DATASET CFG SHOTS
-# TRAINER comes from the method's wrapper (scripts/linear_probe/, scripts/clip_adapter/).
-set -e
-cd "$(dirname "$0")/../.."
-source scripts/common/lib.sh  # run from anywhere (the repository root)
-
-method_env
-DATASET=$1
-CFG=$2   # config file under configs/trainers/$TRAINER/
-SHOTS=$3 # number of shots (1, 2, 4, 8, 16)
-if [ -z "$SHOTS" ]; then
-    echo "usage: DATA=/path/to/datasets bash scripts/<method>/main.sh DATASET CFG SHOTS" >&2
-    exit 2
-fi
-
-for SEED in 1 2 3
-do
-    DIR=output/${DATASET}/${TRAINER}/${CFG}_${SHOTS}shots/seed${SEED}
-    train_unless_exists ${DIR} DATASET.NUM_SHOTS ${SHOTS}
-done
+# Few-shot training and test of any method, seeds 1-3 (SEEDS="1 2" overrides), on the same few-shot splits.
+# usage: DATA=/path/to/datasets bash scripts/common/fewshot_main.sh TRAINER DATASET CFG SHOTS [KEY VALUE ...]
+#   output: output/DATASET/TRAINER/CFG_SHOTSshots[/<variant>]/seedS
+source "$(dirname "$0")/lib.sh"
+[ $# -ge 4 ] || usage "TRAINER DATASET CFG SHOTS [KEY VALUE ...]"
+TRAINER=$1; DATASET=$2; CFG=$3; SHOTS=$4
+shift 4
+# shellcheck disable=SC2086  # SEEDS is a list
+launch fewshot --trainer "$TRAINER" --dataset "$DATASET" --config "$CFG" --shots "$SHOTS" --seeds ${SEEDS:-1 2 3} -- "$@"

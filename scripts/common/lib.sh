@@ -1,28 +1,22 @@
-# Shared by the run scripts (sourced). Needs DATA, TRAINER, DATASET, SEED, CFG set by the caller.
+# Shared by the run scripts (sourced). Every script is a thin front end of `python -m vlprompt.launch`
+# (vlprompt/launch.py), which builds the train.py command and the output folder and skips finished runs
+# (a folder holding results.json); an interrupted run (a folder without one) is resumed.
 
-# train_unless_exists DIR [train.py flags and KEY VALUE opts...]
-# Like the reference scripts: an existing output folder means the job ran already, so it is skipped.
-train_unless_exists() {
-    local dir=$1
-    shift
-    if [ -d "$dir" ]; then
-        echo "Oops! The results exist at ${dir} (so skip this job)"
-        return 0
-    fi
-    python train.py \
-    --root ${DATA} \
-    --seed ${SEED} \
-    --trainer ${TRAINER} \
-    --dataset-config-file configs/datasets/${DATASET}.yaml \
-    --config-file configs/trainers/${TRAINER}/${CFG}.yaml \
-    --output-dir ${dir} \
-    "$@"
+# The folder holding train.py, configs/ and scripts/ (followed logically, so a checkout reached through a
+# symbolic link keeps its outputs there); outputs go to ./output of that folder, as the original scripts.
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+
+usage() {
+    echo "usage: DATA=/path/to/datasets bash $0 $1" >&2
+    exit 2
 }
 
-# method_env: the settings of a scripts/common/ job; TRAINER (and CFG, unless the job takes it as an
-# argument) come from the method's wrapper in scripts/<method>/, the rest may come from the environment.
-method_env() {
-    DATA=${DATA:-/path/to/datasets}  # the folder holding caltech-101/, oxford_pets/, ...
-    TRAINER=${TRAINER:?set TRAINER (e.g. CoOp, CoCoOp)}
-    SHOTS=${SHOTS:-16}
+# launch PROTOCOL [launcher flags ...] -- [KEY VALUE ...]
+# PRINT_DIR=1 prints the experiment folder (the seeds' parent) instead of running, e.g. for parse_test_res.py.
+launch() {
+    local protocol=$1
+    shift
+    cd "$REPO_ROOT" || exit 1
+    exec "${PYTHON:-python}" -m vlprompt.launch "$protocol" --root "${DATA:-/path/to/datasets}" \
+        ${PRINT_DIR:+--print-dir} "$@"
 }

@@ -1,20 +1,11 @@
 #!/bin/bash
-# Cross-dataset transfer / domain generalisation, step 1: train on ImageNet (16 shots).
-# usage: DATA=/path/to/datasets bash scripts/<method>/xd_train.sh SEED   (DATASET=imagenet by default)
-set -e
-cd "$(dirname "$0")/../.."
-source scripts/common/lib.sh
-
-method_env
-CFG=${CFG:?set CFG (a config under configs/trainers/$TRAINER/)}
-DATASET=${DATASET:-imagenet}
-
-SEED=$1
-if [ -z "$SEED" ]; then
-    echo "usage: DATA=/path/to/datasets bash scripts/<method>/xd_train.sh SEED" >&2
-    exit 2
-fi
-
-DIR=output/${DATASET}/${TRAINER}/${CFG}_${SHOTS}shots/seed${SEED}
-train_unless_exists ${DIR} \
-    DATASET.NUM_SHOTS ${SHOTS}
+# Cross-dataset transfer / domain generalisation, step 1: train on the source dataset (DATASET=imagenet
+# by default), 16 shots (SHOTS overrides).
+# usage: DATA=/path/to/datasets CFG=<config> bash scripts/common/xd_train.sh TRAINER SEED [KEY VALUE ...]
+#   output: output/imagenet/TRAINER/CFG_16shots[/<variant>]/seedSEED
+source "$(dirname "$0")/lib.sh"
+[ $# -ge 2 ] || usage "TRAINER SEED [KEY VALUE ...]  (CFG=<config>)"
+TRAINER=$1; SEED=$2
+shift 2
+launch xd_train --trainer "$TRAINER" --dataset "${DATASET:-imagenet}" --config "${CFG:?set CFG (a config of $TRAINER)}" \
+    --shots "${SHOTS:-16}" --seeds "$SEED" -- "$@"

@@ -1,5 +1,4 @@
 #!/bin/bash
-# CoOp: see scripts/common/base2new_train.sh (ImageNet: CFG=vit_b16_ep50_ctxv1 LOADEP=50).
+# CoOp: see scripts/common/base2new_train.sh (CFG default vit_b16_ctxv1, ImageNet: vit_b16_ep50_ctxv1; SHOTS overrides).
 # usage: DATA=/path/to/datasets bash scripts/coop/base2new_train.sh DATASET SEED
-# Environment overrides: CFG (default vit_b16_ctxv1), SHOTS.
-TRAINER=CoOp CFG=${CFG:-vit_b16_ctxv1} exec bash "$(dirname "$0")/../common/base2new_train.sh" "$@"
+CFG=${CFG:-vit_b16_ctxv1} exec bash "$(dirname "$0")/../common/base2new_train.sh" CoOp "$@"

@@ -1,5 +1,4 @@
 #!/bin/bash
-# CoOp: see scripts/common/xd_test.sh (ImageNet: CFG=vit_b16_ep50_ctxv1 LOADEP=50).
+# CoOp: see scripts/common/xd_test.sh (CFG default vit_b16_ctxv1; SOURCE, SHOTS, LOADEP override).
 # usage: DATA=/path/to/datasets bash scripts/coop/xd_test.sh DATASET SEED
-# Environment overrides: CFG (default vit_b16_ctxv1), SHOTS, LOADEP.
-TRAINER=CoOp CFG=${CFG:-vit_b16_ctxv1} LOADEP=${LOADEP:-200} exec bash "$(dirname "$0")/../common/xd_test.sh" "$@"
+CFG=${CFG:-vit_b16_ctxv1} exec bash "$(dirname "$0")/../common/xd_test.sh" CoOp "$@"

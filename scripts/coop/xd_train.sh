@@ -1,5 +1,4 @@
 #!/bin/bash
-# CoOp: see scripts/common/xd_train.sh (ImageNet: CFG=vit_b16_ep50_ctxv1 LOADEP=50).
-# usage: DATA=/path/to/datasets bash scripts/coop/xd_train.sh SEED   (DATASET=imagenet by default)
-# Environment overrides: CFG (default vit_b16_ctxv1), SHOTS.
-TRAINER=CoOp CFG=${CFG:-vit_b16_ctxv1} exec bash "$(dirname "$0")/../common/xd_train.sh" "$@"
+# CoOp: see scripts/common/xd_train.sh (CFG default vit_b16_ctxv1; DATASET=imagenet and SHOTS=16 by default).
+# usage: DATA=/path/to/datasets bash scripts/coop/xd_train.sh SEED
+CFG=${CFG:-vit_b16_ctxv1} exec bash "$(dirname "$0")/../common/xd_train.sh" CoOp "$@"

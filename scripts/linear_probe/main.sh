@@ -3,4 +3,4 @@
 # splits as CoOp; C is searched on the val split. Features are cached in TRAINER.FEATURES.CACHE_DIR.
 # usage: DATA=/path/to/datasets bash scripts/linear_probe/main.sh DATASET CFG SHOTS
 #   e.g. bash scripts/linear_probe/main.sh caltech101 rn50 16
-TRAINER=LinearProbe exec bash "$(dirname "$0")/../common/fewshot_main.sh" "$@"
+exec bash "$(dirname "$0")/../common/fewshot_main.sh" LinearProbe "$@"

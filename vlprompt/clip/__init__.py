@@ -1,17 +1,20 @@
 """The one place that builds CLIP (through open_clip), tokenises text and encodes prompts.
 
 Every trainer shares these: :func:`load_clip` / :func:`build_clip_from_cfg`, :func:`tokenize`,
-:class:`TextEncoder`, :class:`PromptLearner` (context vectors + prompt assembly) and
-:class:`PromptCLIP` (image encoder + text features -> logits).
+:class:`TextEncoder`, :class:`PromptLearner` (context vectors + prompt assembly + the
+:class:`EncodingPlan`), :class:`PromptCLIP` (image encoder + text features -> logits) and the
+hand-written prompt helpers (:func:`class_prompts`, :func:`encode_class_prompts`).
 """
 from .loader import load_clip, build_clip_from_cfg, clip_dtype, OPENAI_MODELS, CLIPWeightsNotFoundError
 from .tokenizer import tokenize, encode_text_tokens, decode_tokens, get_tokenizer
 from .text_encoder import TextEncoder
-from .prompt_learner import PromptLearner
-from .model import PromptCLIP, encode_texts
+from .prompt_learner import EncodingPlan, PromptLearner, init_context
+from .prompts import IMAGENET_TEMPLATES_SELECT, class_prompts, encode_class_prompts, encode_texts
+from .model import FixedTextCLIP, PromptCLIP
 
 __all__ = [
     "load_clip", "build_clip_from_cfg", "clip_dtype", "OPENAI_MODELS", "CLIPWeightsNotFoundError", "tokenize",
-    "encode_text_tokens", "decode_tokens", "get_tokenizer", "TextEncoder", "PromptLearner", "PromptCLIP",
-    "encode_texts",
+    "encode_text_tokens", "decode_tokens", "get_tokenizer", "TextEncoder", "EncodingPlan", "PromptLearner",
+    "init_context", "IMAGENET_TEMPLATES_SELECT", "class_prompts", "encode_class_prompts", "encode_texts",
+    "FixedTextCLIP", "PromptCLIP",
 ]

@@ -37,7 +37,7 @@ OPENAI_MODELS = {
 # Built-in models that need no download: written on first use into the cache folder and then loaded
 # through the same OpenAI-format file path as the real weights.
 def _make_tiny_clip(path: str) -> None:
-    from vlprompt.testing.tiny_clip import save_tiny_clip
+    from vlprompt.clip.tiny import save_tiny_clip
 
     save_tiny_clip(path, arch="vit")
 

@@ -1,34 +1,23 @@
 """CLIP as a classifier: image features against class text features, scaled by exp(logit_scale)."""
 from __future__ import annotations
 
-from typing import Sequence
-
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 from .loader import clip_dtype
-from .tokenizer import tokenize
-
-
-@torch.no_grad()
-def encode_texts(clip_model: nn.Module, texts: Sequence[str], batch_size: int = 256) -> torch.Tensor:
-    """L2-normalised text features of plain strings (hand-written templates), in batches."""
-    device = clip_model.positional_embedding.device
-    feats = []
-    for i in range(0, len(texts), batch_size):
-        ids = tokenize(list(texts[i:i + batch_size]), clip_model.positional_embedding.shape[0]).to(device)
-        feats.append(clip_model.encode_text(ids))
-    return F.normalize(torch.cat(feats).float(), dim=-1)
 
 
 class PromptCLIP(nn.Module):
-    """Frozen CLIP image encoder + a source of class text features -> logits.
+    """Frozen CLIP image encoder + a source of class text features -> logits (every forward returns logits).
 
-    Subclasses implement :meth:`text_features` (normalised, (n_cls, d)). During evaluation the
-    trainer computes them once and passes them to :meth:`forward` (they do not depend on the image),
-    instead of re-encoding every class prompt for every test batch as the reference does.
+    Subclasses implement :meth:`text_features` (normalised, (n_cls, d)). Unless ``image_conditioned``
+    (the prompts depend on the image, as CoCoOp's), the trainer computes them once per evaluation and
+    passes them to :meth:`forward`, instead of re-encoding every class prompt for every test batch as
+    the reference does.
     """
+
+    image_conditioned = False
 
     def __init__(self, clip_model: nn.Module):
         super().__init__()
@@ -42,8 +31,23 @@ class PromptCLIP(nn.Module):
     def text_features(self) -> torch.Tensor:
         raise NotImplementedError
 
+    def logits(self, image_features: torch.Tensor, text_features: torch.Tensor) -> torch.Tensor:
+        """exp(logit_scale) * normalised image features @ normalised text features^T."""
+        return self.logit_scale.exp() * image_features @ text_features.to(image_features.dtype).t()
+
     def forward(self, image: torch.Tensor, text_features: torch.Tensor = None) -> torch.Tensor:
         image_features = self.encode_image(image)
         if text_features is None:
             text_features = self.text_features()
-        return self.logit_scale.exp() * image_features @ text_features.to(image_features.dtype).t()
+        return self.logits(image_features, text_features)
+
+
+class FixedTextCLIP(PromptCLIP):
+    """Class text features fixed at build time (hand-written prompts), kept as a buffer."""
+
+    def __init__(self, clip_model: nn.Module, text_features: torch.Tensor):
+        super().__init__(clip_model)
+        self.register_buffer("fixed_text_features", text_features)
+
+    def text_features(self) -> torch.Tensor:
+        return self.fixed_text_features

@@ -1,14 +1,19 @@
-"""Learnable context vectors and prompt assembly, shared by CoOp and CoCoOp.
+"""Learnable context vectors, prompt assembly and the encoding plan, shared by CoOp, CoCoOp and successors.
 
-Prompt text per class = "<context words> <class name>." tokenised to 77 ids. The embeddings of the
-start token and of everything after the context are fixed buffers (``token_prefix``,
-``token_suffix``); the context ``ctx`` is learned and inserted at the end, middle or front layout.
-State-dict keys are the reference's (``ctx``, ``token_prefix``, ``token_suffix``) so released
-checkpoints load.
+Prompt text per class = "<context words> <class name>." tokenised to the context length (77). The
+embeddings of the start token and of everything after the context are fixed buffers
+(``token_prefix``, ``token_suffix``); the context ``ctx`` is learned and inserted at the end, middle or
+front layout. State-dict keys are the reference's (``ctx``, ``token_prefix``, ``token_suffix``) so
+released checkpoints load.
+
+How the prompts are encoded is one explicit, immutable :class:`EncodingPlan` (see its docstring): the
+learner computes the fast plan and the reference plan once at construction and uses the one it was
+built for (``fast``); :meth:`PromptLearner.make_plan` gives any other combination for checks.
 """
 from __future__ import annotations
 
-from typing import List, Sequence
+from dataclasses import dataclass
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -16,6 +21,35 @@ import torch.nn as nn
 from .tokenizer import encode_text_tokens, tokenize
 
 CLASS_TOKEN_POSITIONS = ("end", "middle", "front")
+
+
+@dataclass(frozen=True)
+class EncodingPlan:
+    """How a set of class prompts is assembled and encoded; every choice here is exact.
+
+    - ``eot_indices`` (n_cls,): position of each prompt's end-of-text token (the feature read out).
+    - ``seq_len``: positions assembled per prompt. The text transformer is causal, so positions after
+      a prompt's EOT cannot change its EOT feature: the fast plan stops after the last EOT of all
+      classes; the reference plan keeps the full context length (77), as the original code.
+    - ``shared_len``: leading positions identical for every class (start token + the unified context
+      before the class name), encoded once and attended to by every class like a key/value cache;
+      0 encodes every prompt in full.
+    - ``length_groups``: ((length, class indices), ...): classes grouped by prompt length, each group
+      encoded only up to its own EOT; None encodes every prompt at ``seq_len``.
+    """
+
+    eot_indices: torch.Tensor
+    seq_len: int
+    shared_len: int = 0
+    length_groups: Optional[Tuple[Tuple[int, torch.Tensor], ...]] = None
+
+    @property
+    def is_reference(self) -> bool:
+        return self.shared_len == 0 and self.length_groups is None
+
+    def to(self, device) -> "EncodingPlan":
+        groups = None if self.length_groups is None else tuple((n, idx.to(device)) for n, idx in self.length_groups)
+        return EncodingPlan(self.eot_indices.to(device), self.seq_len, self.shared_len, groups)
 
 
 def _layout_index(n_ctx: int, name_len: int, seq_len: int, position: str) -> List[int]:
@@ -31,10 +65,46 @@ def _layout_index(n_ctx: int, name_len: int, seq_len: int, position: str) -> Lis
     return sot + name + ctx + rest  # front
 
 
+def init_context(clip_model: nn.Module, n_ctx: int, ctx_init: str, n_cls: int, csc: bool,
+                 dtype: torch.dtype, log=print) -> Tuple[torch.Tensor, str]:
+    """Initial context vectors and the words standing for them in the prompt text.
+
+    From words (``ctx_init``, "_" read as a space): a single shared context, M = number of words
+    (overrides ``n_ctx`` and ``csc``), initialised with their token embeddings. Otherwise Gaussian
+    (std 0.02), unified (M, D) or class-specific (n_cls, M, D), written as "X X ... X".
+    """
+    ctx_dim = clip_model.ln_final.weight.shape[0]
+    if ctx_init:
+        ctx_init = ctx_init.replace("_", " ")
+        n_ctx = len(ctx_init.split(" "))
+        weight = clip_model.token_embedding.weight
+        with torch.no_grad():
+            embedding = clip_model.token_embedding(tokenize(ctx_init, clip_context_length(clip_model)).to(weight.device))
+        return embedding[0, 1:1 + n_ctx, :].to(dtype).clone().cpu(), ctx_init
+    if csc:
+        log("Initializing class-specific contexts")
+        ctx_vectors = torch.empty(n_cls, n_ctx, ctx_dim, dtype=dtype)
+    else:
+        log("Initializing a generic context")
+        ctx_vectors = torch.empty(n_ctx, ctx_dim, dtype=dtype)
+    nn.init.normal_(ctx_vectors, std=0.02)  # on the CPU: the same RNG stream whatever the run's device
+    return ctx_vectors, " ".join(["X"] * n_ctx)
+
+
+def clip_context_length(clip_model: nn.Module) -> int:
+    return clip_model.positional_embedding.shape[0]
+
+
 class PromptLearner(nn.Module):
+    """Context vectors + the fixed token embeddings of each class prompt -> prompts (n_cls, L, D).
+
+    ``fast`` (default True) selects the fast encoding plan, False the reference plan (77 tokens per
+    prompt, nothing shared): ``MODEL.TEXT_ENCODING``. Both give the same text features.
+    """
+
     def __init__(self, clip_model: nn.Module, classnames: Sequence[str], n_ctx: int = 16, ctx_init: str = "",
                  csc: bool = False, class_token_position: str = "end", dtype: torch.dtype = None,
-                 verbose: bool = True):
+                 verbose: bool = True, fast: bool = True):
         super().__init__()
         if class_token_position not in CLASS_TOKEN_POSITIONS:
             raise ValueError(f'CLASS_TOKEN_POSITION must be one of {CLASS_TOKEN_POSITIONS}, got "{class_token_position}"')
@@ -42,27 +112,11 @@ class PromptLearner(nn.Module):
         if n_cls == 0:
             raise ValueError("PromptLearner needs at least one class name")
         dtype = dtype or clip_model.token_embedding.weight.dtype
-        ctx_dim = clip_model.ln_final.weight.shape[0]
-        context_length = clip_model.positional_embedding.shape[0]
+        context_length = clip_context_length(clip_model)
         log = print if verbose else (lambda *a, **k: None)
 
-        if ctx_init:
-            # Context from words: a single shared context; M = number of words (overrides N_CTX).
-            ctx_init = ctx_init.replace("_", " ")
-            n_ctx = len(ctx_init.split(" "))
-            with torch.no_grad():
-                embedding = clip_model.token_embedding(tokenize(ctx_init, context_length)).type(dtype)
-            ctx_vectors = embedding[0, 1:1 + n_ctx, :].clone()
-            prompt_prefix = ctx_init
-        else:
-            if csc:
-                log("Initializing class-specific contexts")
-                ctx_vectors = torch.empty(n_cls, n_ctx, ctx_dim, dtype=dtype)
-            else:
-                log("Initializing a generic context")
-                ctx_vectors = torch.empty(n_ctx, ctx_dim, dtype=dtype)
-            nn.init.normal_(ctx_vectors, std=0.02)
-            prompt_prefix = " ".join(["X"] * n_ctx)
+        ctx_vectors, prompt_prefix = init_context(clip_model, n_ctx, ctx_init, n_cls, csc, dtype, log)
+        n_ctx = ctx_vectors.shape[-2]
         log(f'Initial context: "{prompt_prefix}"')
         log(f"Number of context words (tokens): {n_ctx}")
         self.ctx = nn.Parameter(ctx_vectors)
@@ -72,7 +126,8 @@ class PromptLearner(nn.Module):
         prompts = [prompt_prefix + " " + name + "." for name in classnames]
         tokenized = torch.cat([tokenize(p, context_length) for p in prompts])
         with torch.no_grad():
-            embedding = clip_model.token_embedding(tokenized).type(dtype)
+            weight = clip_model.token_embedding.weight
+            embedding = clip_model.token_embedding(tokenized.to(weight.device)).type(dtype).cpu()
         # Buffers are saved (as the reference) but dropped on load, so checkpoints transfer across classes.
         self.register_buffer("token_prefix", embedding[:, :1, :].clone())
         self.register_buffer("token_suffix", embedding[:, 1 + n_ctx:, :].clone())
@@ -87,45 +142,44 @@ class PromptLearner(nn.Module):
         self.n_ctx = n_ctx
         self.csc = ctx_vectors.dim() == 3
         self.class_token_position = class_token_position
-        # Prompts are assembled only up to the last EOT of all classes: the text transformer is
-        # causal, so later positions cannot change the EOT features (exact, and far fewer tokens
-        # than the reference's 77). ``truncate = False`` gives the reference's full-length prompts.
-        self.truncate = True
-        self._last_eot = int(self.eot_indices.max())  # a Python int: no device sync per step
-        self._context_length = context_length
-        # Leading positions identical for every class (start token + the unified context before the
-        # name), which the text encoder computes once; ``False`` encodes every prompt in full.
-        self.shared_prefix = True
-        # Classes grouped by prompt length (EOT index + 1), so each group is encoded only up to its
-        # own EOT instead of the longest class's: (length, class indices) pairs, computed once.
-        by_length: dict = {}
-        for i, e in enumerate(self.eot_indices.tolist()):
-            by_length.setdefault(e + 1, []).append(i)
-        self._length_groups = [(length, torch.tensor(idx)) for length, idx in sorted(by_length.items())]
+        self.context_length = context_length
+        self.fast = fast
+        self._plans = {}  # (truncate, shared_prefix) -> EncodingPlan, per device
+
+    # ------------------------------------------------------------------ encoding plans
+    def make_plan(self, truncate: bool = True, shared_prefix: bool = True) -> EncodingPlan:
+        """The plan with EOT truncation / length groups (``truncate``) and prefix sharing on or off."""
+        device = self.eot_indices.device
+        key = (truncate, shared_prefix, str(device))
+        if key not in self._plans:
+            eot = self.eot_indices
+            groups = None
+            if truncate:
+                by_length: dict = {}
+                for i, e in enumerate(eot.tolist()):  # computed once per plan: no device sync per step
+                    by_length.setdefault(e + 1, []).append(i)
+                groups = tuple((length, torch.tensor(idx, device=device)) for length, idx in sorted(by_length.items()))
+            seq_len = int(eot.max()) + 1 if truncate else self.context_length
+            self._plans[key] = EncodingPlan(eot, seq_len, self._shared_len() if shared_prefix else 0, groups)
+        return self._plans[key]
 
     @property
-    def seq_len(self) -> int:
-        """Tokens to assemble: up to the last EOT (``truncate``) or the full context length."""
-        return self._last_eot + 1 if self.truncate else self._context_length
+    def plan(self) -> EncodingPlan:
+        """The plan this learner was built for: fast (exact fast paths) or reference."""
+        return self.make_plan(self.fast, self.fast)
 
-    @property
-    def length_groups(self):
-        """(length, class indices) groups for :meth:`TextEncoder.encode`; None encodes all at ``seq_len``."""
-        return self._length_groups if self.truncate else None
-
-    @property
-    def shared_len(self) -> int:
-        if not self.shared_prefix:
-            return 0
+    def _shared_len(self) -> int:
         if self.csc or self.class_token_position == "front":
             return 1  # only the start token is common to all classes
         return 1 + (self.n_ctx if self.class_token_position == "end" else self.n_ctx // 2)
 
-    def assemble(self, ctx: torch.Tensor) -> torch.Tensor:
+    # ------------------------------------------------------------------ assembly
+    def assemble(self, ctx: torch.Tensor, plan: Optional[EncodingPlan] = None) -> torch.Tensor:
         """Prompts (n_cls, L, D) for every class from a unified (M, D) or class-specific (n_cls, M, D) ctx."""
+        plan = plan or self.plan
         if ctx.dim() == 2:
             ctx = ctx.unsqueeze(0).expand(self.n_cls, -1, -1)
-        length = self.seq_len
+        length = plan.seq_len
         n_suffix = length - 1 - self.n_ctx
         prompts = torch.cat([self.token_prefix, ctx.to(self.token_prefix.dtype), self.token_suffix[:, :n_suffix]], dim=1)
         if self.class_token_position == "end":
@@ -133,15 +187,15 @@ class PromptLearner(nn.Module):
         index = self.layout_index[:, :length].unsqueeze(-1).expand(-1, -1, prompts.shape[-1])
         return torch.gather(prompts, 1, index)
 
-    def assemble_batched(self, ctx: torch.Tensor) -> torch.Tensor:
+    def assemble_batched(self, ctx: torch.Tensor, plan: Optional[EncodingPlan] = None) -> torch.Tensor:
         """Per-image contexts (B, M, D) -> prompts (B, n_cls, L, D) (class token at the end)."""
+        plan = plan or self.plan
         b = ctx.shape[0]
-        length = self.seq_len
-        n_suffix = length - 1 - self.n_ctx
+        n_suffix = plan.seq_len - 1 - self.n_ctx
         prefix = self.token_prefix.unsqueeze(0).expand(b, -1, -1, -1)
         suffix = self.token_suffix[:, :n_suffix].unsqueeze(0).expand(b, -1, -1, -1)
         ctx = ctx.to(self.token_prefix.dtype).unsqueeze(1).expand(-1, self.n_cls, -1, -1)
         return torch.cat([prefix, ctx, suffix], dim=2)
 
-    def forward(self) -> torch.Tensor:
-        return self.assemble(self.ctx)
+    def forward(self, plan: Optional[EncodingPlan] = None) -> torch.Tensor:
+        return self.assemble(self.ctx, plan)

@@ -7,10 +7,15 @@ prefix's hidden states do not depend on what follows: the result equals the plai
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
+
+if TYPE_CHECKING:
+    from .prompt_learner import EncodingPlan
 
 
 class TextEncoder(nn.Module):
@@ -27,6 +32,7 @@ class TextEncoder(nn.Module):
         self.ln_final = clip_model.ln_final
         self.text_projection = clip_model.text_projection
         self.register_buffer("attn_mask", clip_model.attn_mask.clone(), persistent=False)
+        self._supports_shared_prefix = self._blocks_are_plain()
 
     @property
     def dtype(self) -> torch.dtype:
@@ -49,19 +55,21 @@ class TextEncoder(nn.Module):
     @property
     def supports_shared_prefix(self) -> bool:
         """Plain pre-LN self-attention blocks (OpenAI/open_clip CLIP) whose weights we can drive."""
+        return self._supports_shared_prefix
+
+    def _blocks_are_plain(self) -> bool:
         from open_clip.transformer import ResidualAttentionBlock
 
         return getattr(self.transformer, "batch_first", False) and all(
             type(blk) is ResidualAttentionBlock and not hasattr(blk, "ln_1_kv") for blk in self.transformer.resblocks
         )
 
-    def encode(self, prompts: torch.Tensor, eot_indices: torch.Tensor, shared_len: int = 0,
-               chunk_size: int = 0, length_groups=None) -> torch.Tensor:
+    def encode(self, prompts: torch.Tensor, plan: "EncodingPlan", chunk_size: int = 0) -> torch.Tensor:
         """Text features of prompts (N, L, D) or groups of prompts (G, N, L, D) -> (N, E) / (G, N, E).
 
-        ``shared_len``: the first positions are identical for the N prompts of a group (start token
-        and unified context); they are encoded once per group. ``length_groups``: (length, class
-        indices) pairs; each set of classes is encoded only up to its own length. ``chunk_size``:
+        ``plan`` (:class:`~vlprompt.clip.prompt_learner.EncodingPlan`) says where each EOT is, which
+        leading positions are identical for the N prompts of a group (encoded once per group) and how
+        classes are grouped by length (each group encoded only up to its own EOT). ``chunk_size``:
         most sequences per transformer call; with gradients and several chunks each chunk is
         checkpointed (activations recomputed in backward), so peak memory is that of one chunk.
         All of these are exact: the transformer is causal and the EOT row is what is read out.
@@ -70,8 +78,8 @@ class TextEncoder(nn.Module):
         if not grouped:
             prompts = prompts.unsqueeze(0)
         g, n, length, dim = prompts.shape
-        if length_groups is None:
-            length_groups = [(length, None)]
+        eot_indices = plan.eot_indices
+        length_groups = plan.length_groups if plan.length_groups is not None else [(length, None)]
         use_ckpt = torch.is_grad_enabled() and prompts.requires_grad and 0 < chunk_size < g * n
         per_chunk = chunk_size if chunk_size > 0 else g * n
 
@@ -86,7 +94,7 @@ class TextEncoder(nn.Module):
                 idx = idx.to(prompts.device)
                 sub, eot = prompts[:, idx, :seq_len], eot_indices[idx]
                 order.append(idx)
-            outs.append(self._encode_same_length(sub, eot, shared_len, per_chunk, run))
+            outs.append(self._encode_same_length(sub, eot, plan.shared_len, per_chunk, run))
         out = torch.cat(outs, dim=1)
         if order:  # back to class order
             out = out[:, torch.argsort(torch.cat(order))]

@@ -1,5 +1,6 @@
-"""yacs configuration: the default tree and the merge order used by ``train.py``."""
+"""yacs configuration: the framework defaults, the plug-ins' sub-trees and the merge order of ``train.py``."""
 from .defaults import get_cfg_default, CfgNode
-from .setup import setup_cfg, merge_opts
+from .plugins import declare, extend_cfg
+from .setup import get_cfg, setup_cfg, merge_opts
 
-__all__ = ["get_cfg_default", "CfgNode", "setup_cfg", "merge_opts"]
+__all__ = ["get_cfg_default", "get_cfg", "CfgNode", "declare", "extend_cfg", "setup_cfg", "merge_opts"]

@@ -2,11 +2,22 @@
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Optional, Sequence
 
 from yacs.config import CfgNode as CN
 
 from .defaults import get_cfg_default
+from .plugins import extend_cfg
+
+# train.py flags of the reference that feed keys nothing here reads; accepted for command-line
+# compatibility and ignored with a warning.
+IGNORED_FLAGS = {"source_domains": "--source-domains", "target_domains": "--target-domains", "head": "--head"}
+
+
+def get_cfg() -> CN:
+    """The full default tree: framework defaults plus every discovered trainer's and dataset's sub-tree."""
+    return extend_cfg(get_cfg_default())
 
 
 def merge_opts(cfg: CN, opts: Sequence[str]) -> None:
@@ -56,7 +67,7 @@ def setup_cfg(
     ``args`` is an argparse namespace with the train.py flags (any may be missing); the explicit
     keyword arguments are a convenience for library use and tests.
     """
-    cfg = get_cfg_default()
+    cfg = get_cfg()
     get = (lambda k, d=None: getattr(args, k, d)) if args is not None else (lambda k, d=None: d)
     dataset_config_file = dataset_config_file or get("dataset_config_file")
     config_file = config_file or get("config_file")
@@ -74,18 +85,15 @@ def setup_cfg(
         cfg.RESUME = get("resume")
     if get("seed"):
         cfg.SEED = get("seed")
-    if get("source_domains"):
-        cfg.DATASET.SOURCE_DOMAINS = get("source_domains")
-    if get("target_domains"):
-        cfg.DATASET.TARGET_DOMAINS = get("target_domains")
     if get("transforms"):
         cfg.INPUT.TRANSFORMS = get("transforms")
     if get("trainer"):
         cfg.TRAINER.NAME = get("trainer")
     if get("backbone"):
         cfg.MODEL.BACKBONE.NAME = get("backbone")
-    if get("head"):
-        cfg.MODEL.HEAD.NAME = get("head")
+    for key, flag in IGNORED_FLAGS.items():
+        if get(key):
+            warnings.warn(f"{flag} is ignored: no method in this toolbox reads it (kept for command-line compatibility)")
 
     merge_opts(cfg, list(get("opts") or []) + list(opts or []))
     if freeze:

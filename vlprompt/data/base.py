@@ -55,9 +55,33 @@ class Datum:
 
 
 class DatasetBase:
-    """Holds the train_x / val / test lists; class names come from ``train_x`` as in Dassl."""
+    """Holds the train_x / val / test lists; class names come from ``train_x`` as in Dassl.
 
-    dataset_dir = ""  # folder under DATASET.ROOT
+    The reader contract: a reader registers itself (``@DATASET_REGISTRY.register()``), takes the
+    config in ``__init__`` and calls ``super().__init__(train_x=..., val=..., test=...)``. What the
+    layout check, ``scripts/datasets/prepare.py``, the split helpers and the trainers read from it are
+    these class attributes:
+
+    - ``dataset_dir``: its folder under ``DATASET.ROOT`` (e.g. ``"caltech-101"``);
+    - ``required``: entries (files, or folders ending in "/") that must exist under that folder;
+    - ``source``: where the data is obtained (printed when something is missing);
+    - ``downloads``: :class:`vlprompt.data.splits.Download` entries ``prepare.py`` may fetch;
+    - ``split_file`` / ``split_inputs`` (split-file readers): the ``split_zhou_<Name>.json`` file, and the
+      entries it is generated from (needed only while it is absent);
+    - ``template``: the hand-written prompt of the dataset (``"{}"`` = the class name), used by zero-shot
+      CLIP, CLIP-Adapter and every method with a hand-crafted prompt; default ``"a photo of a {}."``.
+
+    A reader may also declare config keys with a classmethod ``extend_cfg(cfg)`` (see
+    :mod:`vlprompt.config.plugins`). Adding a reader in this repository also needs its dataset YAML
+    (``configs/datasets/<stem>.yaml``) and a miniature maker (``vlprompt/testing/datasets.py``); the
+    test suite names whichever is missing.
+    """
+
+    dataset_dir = ""
+    required: Sequence[str] = ()
+    source = ""
+    downloads: Sequence = ()
+    template = "a photo of a {}."
     domains: list = []
 
     def __init__(self, train_x: Sequence[Datum] = None, train_u=None, val: Optional[Sequence[Datum]] = None,

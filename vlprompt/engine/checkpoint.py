@@ -44,6 +44,30 @@ def _strip_module(state_dict):
     return OrderedDict((k[7:] if k.startswith("module.") else k, v) for k, v in state_dict.items())
 
 
+def load_state_dict_checked(module, state_dict: dict, source: str, class_dependent=(), ignored=()) -> None:
+    """The one rule for loading a checkpoint into a registered module: every entry must fit.
+
+    Exceptions, declared by the trainer: ``class_dependent`` buffer names (last key component, e.g.
+    ``token_prefix``) are rebuilt from the current class names, so they are dropped from the checkpoint
+    and never required (a model trained on base classes loads for new ones); ``ignored`` full key names
+    are entries of official checkpoints the method does not use. Anything else missing or unexpected
+    is an error naming the keys; shapes must match.
+    """
+    def is_class_dependent(key: str) -> bool:
+        return key.split(".")[-1] in class_dependent
+
+    state = {k: v for k, v in _strip_module(state_dict).items() if not is_class_dependent(k) and k not in ignored}
+    result = module.load_state_dict(state, strict=False)
+    missing = [k for k in result.missing_keys if not is_class_dependent(k)]
+    unexpected = list(result.unexpected_keys)
+    if missing or unexpected:
+        raise RuntimeError(
+            f'Checkpoint "{source}" does not fit the {type(module).__name__} of this run: '
+            f"missing keys {missing}, unexpected keys {unexpected}. Check that --trainer and the config "
+            "(e.g. the number of context tokens, CSC) are those the checkpoint was trained with."
+        )
+
+
 def save_checkpoint(state: dict, save_dir: str, is_best: bool = False, model_name: str = "") -> str:
     """Write ``model.pth.tar-{epoch}`` (or ``model_name``) atomically and update the ``checkpoint`` file."""
     os.makedirs(save_dir, exist_ok=True)
@@ -102,7 +126,7 @@ def load_checkpoint(fpath: str) -> dict:
         return torch.load(fpath, map_location="cpu", weights_only=False, pickle_module=_LenientPickleModule)
 
 
-def resume_from_checkpoint(fdir: str, model, optimizer=None, scheduler=None) -> int:
+def resume_from_checkpoint(fdir: str, model, optimizer=None, scheduler=None, class_dependent=(), ignored=()) -> int:
     """Load the file named in ``fdir/checkpoint`` into model/optimizer/scheduler; return its epoch."""
     ckpt_file = os.path.join(fdir, "checkpoint")
     if not os.path.exists(ckpt_file):
@@ -114,7 +138,7 @@ def resume_from_checkpoint(fdir: str, model, optimizer=None, scheduler=None) -> 
         fpath = os.path.join(fdir, f.readline().strip())
     print(f'Loading checkpoint from "{fpath}"')
     checkpoint = load_checkpoint(fpath)
-    model.load_state_dict(checkpoint["state_dict"])
+    load_state_dict_checked(model, checkpoint["state_dict"], fpath, class_dependent, ignored)
     print("Loaded model weights")
     if optimizer is not None and checkpoint.get("optimizer") is not None:
         optimizer.load_state_dict(checkpoint["optimizer"])

@@ -11,13 +11,15 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from vlprompt.clip import build_clip_from_cfg
+from vlprompt.clip import PromptCLIP, build_clip_from_cfg
+from vlprompt.config import declare
 from vlprompt.engine.checkpoint import load_checkpoint
 from vlprompt.engine.trainer import TrainerX
 from vlprompt.optim import build_lr_scheduler, build_optimizer
 from vlprompt.utils.dist import is_distributed
 
 PRECISIONS = ("fp16", "fp32", "amp")
+TEXT_ENCODINGS = ("fast", "reference")
 
 
 def compute_accuracy(output: torch.Tensor, target: torch.Tensor) -> float:
@@ -69,7 +71,10 @@ class CLIPTrainer(TrainerX):
 
     Subclasses set ``prec_key`` (the TRAINER sub-node holding PREC, e.g. "COOP"), ``learnable``
     (attribute name of the learnable module on the model, also its registered/checkpoint name) and
-    implement :meth:`build_custom_clip`.
+    implement :meth:`build_custom_clip`, which receives the class names and CLIP already on the run's
+    device and in the run's precision (so fixed texts are encoded where the model runs). The default
+    training step is cross-entropy on the model's logits (:meth:`compute_loss`); evaluation encodes
+    the class text features once (unless the model's prompts depend on the image).
     """
 
     prec_key = "COOP"
@@ -78,17 +83,32 @@ class CLIPTrainer(TrainerX):
     # Buffers recomputed from the current class names; dropped when loading a checkpoint so that a
     # model trained on one set of classes loads for another (base -> new, cross-dataset).
     class_dependent_keys = ("token_prefix", "token_suffix")
-    strict_load = False
+    _eval_text_features = None
+
+    @classmethod
+    def extend_cfg(cls, cfg) -> None:
+        # vlprompt: autocast dtype of PREC "amp" on CUDA: "fp16" (the reference: fp16 with a grad scaler)
+        # or "bf16" (no scaler; GPUs with bf16 support). On the CPU amp always uses bf16.
+        declare(cfg, "TRAINER", AMP_DTYPE="fp16")
 
     def check_cfg(self, cfg) -> None:
         prec = cfg.TRAINER[self.prec_key].PREC
         if prec not in PRECISIONS:
             raise ValueError(f'TRAINER.{self.prec_key}.PREC must be one of {PRECISIONS}, got "{prec}"')
+        if cfg.MODEL.TEXT_ENCODING not in TEXT_ENCODINGS:
+            raise ValueError(f'MODEL.TEXT_ENCODING must be one of {TEXT_ENCODINGS}, got "{cfg.MODEL.TEXT_ENCODING}"')
+
+    @property
+    def fast_text(self) -> bool:
+        """MODEL.TEXT_ENCODING "fast": the exact fast text paths (False: the reference computation)."""
+        return self.cfg.MODEL.TEXT_ENCODING == "fast"
 
     def build_custom_clip(self, classnames, clip_model) -> nn.Module:
         raise NotImplementedError
 
-    def load_clip(self) -> nn.Module:
+    def load_clip(self, to_device: bool = True) -> nn.Module:
+        """CLIP in the run's precision (fp16 as OpenAI's, or fp32), eval mode, on the run's device
+        (``to_device``; trainers that use one tower only move that one)."""
         clip_model = build_clip_from_cfg(self.cfg)
         self.precision = resolve_precision(self.cfg.TRAINER[self.prec_key].PREC, self.device)
         if self.precision != "fp16":
@@ -101,7 +121,7 @@ class CLIPTrainer(TrainerX):
                     f"INPUT.SIZE {tuple(self.cfg.INPUT.SIZE)} does not match the CLIP input resolution {res}; "
                     f"set INPUT.SIZE ({res}, {res})"
                 )
-        return clip_model
+        return clip_model.to(self.device) if to_device else clip_model
 
     def build_model(self) -> None:
         cfg = self.cfg
@@ -117,7 +137,7 @@ class CLIPTrainer(TrainerX):
         learnable = getattr(self.model, self.learnable)
         if cfg.MODEL.INIT_WEIGHTS:
             load_pretrained_weights(learnable, cfg.MODEL.INIT_WEIGHTS)
-        self.model.to(self.device)
+        self.model.to(self.device)  # modules the method created on the CPU (e.g. the context vectors)
         self.optim = build_optimizer(learnable, cfg.OPTIM)
         self.sched = build_lr_scheduler(self.optim, cfg.OPTIM)
         self.register_model(self.learnable, learnable, self.optim, self.sched)
@@ -128,7 +148,6 @@ class CLIPTrainer(TrainerX):
             setattr(self.model, self.learnable, _DistributedModule(learnable, device_ids=device_ids,
                                                                    broadcast_buffers=False))
         self.scaler = torch.amp.GradScaler("cuda") if self.autocast_dtype() == torch.float16 else None
-        self._eval_text_features = None
 
     def autocast_dtype(self):
         """amp: TRAINER.AMP_DTYPE on CUDA (fp16 with a grad scaler, or bf16), bf16 on the CPU; else None."""
@@ -160,6 +179,7 @@ class CLIPTrainer(TrainerX):
             loss, output = self.compute_loss(image, label)
         if self.scaler is not None:
             self.model_zero_grad()
+            self.detect_anomaly(loss)
             self.scaler.scale(loss).backward()
             self.scaler.step(self.optim)
             self.scaler.update()
@@ -168,22 +188,21 @@ class CLIPTrainer(TrainerX):
         summary = {"loss": loss.item()}
         if output is not None:
             summary["acc"] = compute_accuracy(output, label)
-        if (self.batch_idx + 1) == self.num_batches:
-            self.update_lr()
         return summary
 
     # ---------------------------------------------------------------- evaluation
     def before_test(self) -> None:
-        # Class text features do not depend on the image: encode them once per evaluation.
-        with self.autocast():
-            self._eval_text_features = self.model.text_features()
+        # Class text features do not depend on the image: encode them once per evaluation (the
+        # reference computation re-encodes them for every test batch).
+        model = self.model
+        if self.fast_text and isinstance(model, PromptCLIP) and not model.image_conditioned:
+            with self.autocast():
+                self._eval_text_features = model.text_features()
 
     def after_test(self) -> None:
         self._eval_text_features = None
 
-    def model_inference(self, image: torch.Tensor) -> torch.Tensor:
+    def model_inference(self, inputs: torch.Tensor) -> torch.Tensor:
+        kwargs = {} if self._eval_text_features is None else {"text_features": self._eval_text_features}
         with self.autocast():
-            return self.model(image, text_features=self._eval_text_features).float()
-
-    def filter_loaded_state_dict(self, name: str, state_dict: dict) -> dict:
-        return {k: v for k, v in state_dict.items() if k.split(".")[-1] not in self.class_dependent_keys}
+            return self.model(inputs, **kwargs).float()

@@ -37,6 +37,7 @@ import torch.nn as nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from vlprompt.config import declare
 from vlprompt.data.data_manager import DatasetWrapper, _collate_skip_none
 from vlprompt.data.samplers import GlobalBatchSampler
 from vlprompt.utils.dist import get_rank, get_world_size
@@ -44,6 +45,20 @@ from vlprompt.utils.tools import atomic_torch_save
 
 CACHE_FORMAT = 1
 FEWSHOT_SPLITS = ("train", "val")  # the splits DATASET.NUM_SHOTS and SEED sample
+
+
+def extend_cfg(cfg) -> None:
+    """``TRAINER.FEATURES``: declared by the trainers that use the cache (LinearProbe, CLIP_Adapter)."""
+    declare(cfg, "TRAINER.FEATURES",
+            CACHE_DIR="~/.cache/vlprompt/features",
+            # Augmented views (train transform) cached per training image; 0 = none: LinearProbe uses one
+            # test-transform view (the protocol), CLIP_Adapter encodes augmented images on the fly.
+            TRAIN_VIEWS=0)
+
+
+def check_cfg(cfg) -> None:
+    if cfg.TRAINER.FEATURES.TRAIN_VIEWS < 0:
+        raise ValueError(f"TRAINER.FEATURES.TRAIN_VIEWS must be >= 0, got {cfg.TRAINER.FEATURES.TRAIN_VIEWS}")
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 Models are registered by name with their optimiser and scheduler; only registered modules change
 train/eval mode, are stepped, saved (``<OUTPUT_DIR>/<name>/model.pth.tar-N``) and loaded. The LR
-scheduler is stepped by the trainer once per epoch, after the last batch's optimiser step.
+scheduler is stepped by the epoch loop once per epoch, after the last batch's optimiser step.
 """
 from __future__ import annotations
 
@@ -23,11 +23,34 @@ from vlprompt.utils import AverageMeter, MetricMeter, mkdir_if_missing
 from vlprompt.utils.dist import all_gather_objects, get_world_size, is_distributed, is_main_process
 from vlprompt.utils.results import write_results
 
-from .checkpoint import get_rng_state, load_checkpoint, resume_from_checkpoint, save_checkpoint
+from .checkpoint import (get_rng_state, load_checkpoint, load_state_dict_checked, resume_from_checkpoint,
+                         save_checkpoint)
 
 
 class TrainerBase:
-    """Model registry, checkpointing, the epoch loop and the backward/update helpers."""
+    """Model registry, checkpointing, the epoch loop and the backward/update helpers.
+
+    What a method declares (class attributes and class methods, all optional):
+    - :meth:`extend_cfg`: its ``TRAINER.<NAME>`` config sub-tree (see :mod:`vlprompt.config.plugins`);
+    - :meth:`output_variant`: a sub-folder the run scripts add to the output folder (CoOp's
+      ``nctx16_cscFalse_ctpend``);
+    - ``class_dependent_keys``: buffers rebuilt from the class names, dropped when a checkpoint is
+      loaded (so a model trained on base classes loads for new ones); ``ignored_checkpoint_keys``:
+      entries of official checkpoints the method does not use. Every other key must fit exactly.
+    """
+
+    class_dependent_keys: tuple = ()
+    ignored_checkpoint_keys: tuple = ()
+
+    @classmethod
+    def extend_cfg(cls, cfg) -> None:
+        """Declare this method's config keys (``vlprompt.config.declare``); called for every discovered
+        trainer before any YAML is merged."""
+
+    @classmethod
+    def output_variant(cls, cfg) -> str:
+        """Sub-folder of the run's experiment folder that names its variant ("" for none)."""
+        return ""
 
     def __init__(self):
         self._models: "OrderedDict[str, nn.Module]" = OrderedDict()
@@ -85,7 +108,8 @@ class TrainerBase:
         start_epoch = 0
         for name in names:
             start_epoch = resume_from_checkpoint(
-                os.path.join(directory, name), self._models[name], self._optims[name], self._scheds[name]
+                os.path.join(directory, name), self._models[name], self._optims[name], self._scheds[name],
+                class_dependent=self.class_dependent_keys, ignored=self.ignored_checkpoint_keys,
             )
         return start_epoch
 
@@ -100,15 +124,9 @@ class TrainerBase:
             if not os.path.exists(model_path):
                 raise FileNotFoundError(f'Model not found at "{model_path}"')
             checkpoint = load_checkpoint(model_path)
-            state_dict = self.filter_loaded_state_dict(name, checkpoint["state_dict"])
             print(f'Loading weights to {name} from "{model_path}" (epoch = {checkpoint["epoch"]})')
-            self._models[name].load_state_dict(state_dict, strict=self.strict_load)
-
-    strict_load = True
-
-    def filter_loaded_state_dict(self, name: str, state_dict: dict) -> dict:
-        """Hook for trainers that drop entries (e.g. CoOp's class-name token buffers) before loading."""
-        return state_dict
+            load_state_dict_checked(self._models[name], checkpoint["state_dict"], model_path,
+                                    self.class_dependent_keys, self.ignored_checkpoint_keys)
 
     # ------------------------------------------------------------------ modes and updates
     def set_model_mode(self, mode: str = "train", names=None) -> None:
@@ -291,11 +309,7 @@ class SimpleTrainer(TrainerBase):
         self.evaluator.reset()
         if split is None:
             split = self.cfg.TEST.SPLIT
-        if split == "val" and self.val_loader is not None:
-            data_loader = self.val_loader
-        else:
-            split = "test"  # "val" falls back to the test set when there is no val split
-            data_loader = self.test_loader
+        split, data_loader = self.eval_loader(split)
         print(f"Evaluate on the *{split}* set")
         self.before_test()
         local = []  # distributed: each process evaluates a shard; outputs are gathered below
@@ -323,15 +337,28 @@ class SimpleTrainer(TrainerBase):
                           wall_time=time.time() - self.time_built, world_size=get_world_size())
         return list(results.values())[0]
 
+    def eval_loader(self, split: str):
+        """(split actually used, loader) for an evaluation; "val" falls back to "test" when there is no
+        val split. Trainers that evaluate on something else (cached features) override this."""
+        if split == "val" and self.val_loader is not None:
+            return "val", self.val_loader
+        return "test", self.test_loader
+
     def method_tag(self) -> str:
-        """How results of this run are labelled in tables and plots (trainers add their variant)."""
-        return self.cfg.TRAINER.NAME
+        """How results of this run are labelled in tables and plots: the registered name, with the
+        variant details the method gives (:meth:`method_details`)."""
+        details = self.method_details()
+        return f"{type(self).__name__} ({details})" if details else type(self).__name__
+
+    def method_details(self) -> str:
+        """Variant details for :meth:`method_tag` (e.g. CoOp's "M=16, unified, end"); "" for none."""
+        return ""
 
     def model_inference(self, input):
         return self.model(input)
 
     def parse_batch_test(self, batch):
-        return batch["img"].to(self.device), batch["label"].to(self.device)
+        return batch_inputs(batch).to(self.device), batch["label"].to(self.device)
 
     def get_current_lr(self, names=None) -> float:
         name = self.get_model_names(names)[0]
@@ -351,9 +378,15 @@ class TrainerX(SimpleTrainer):
         for self.batch_idx, batch in enumerate(self.train_loader_x):
             data_time.update(time.time() - end)
             if batch is None:  # every image of the batch was unreadable and skipped
+                if self.batch_idx + 1 == self.num_batches:
+                    self.update_lr()
                 end = time.time()
                 continue
             loss_summary = self.forward_backward(batch)
+            if self.batch_idx + 1 == self.num_batches:
+                # Once per epoch, after the last optimiser step and before its log line (so that line
+                # already shows the next epoch's lr, as the reference's).
+                self.update_lr()
             batch_time.update(time.time() - end)
             losses.update(loss_summary)
 
@@ -381,4 +414,9 @@ class TrainerX(SimpleTrainer):
             end = time.time()
 
     def parse_batch_train(self, batch):
-        return batch["img"].to(self.device), batch["label"].to(self.device)
+        return batch_inputs(batch).to(self.device), batch["label"].to(self.device)
+
+
+def batch_inputs(batch: dict) -> torch.Tensor:
+    """A batch's inputs: images (``img``) or, from a feature loader, cached image features (``feat``)."""
+    return batch["feat"] if "feat" in batch else batch["img"]

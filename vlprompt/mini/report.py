@@ -5,23 +5,21 @@
 Runs, per benchmark: zero-shot CLIP (all / base / new classes), CoOp at each number of shots (all
 classes), and CoOp and CoCoOp trained on the base classes (16 shots) evaluated on the base and the new classes
 (with --baselines also LinearProbe and CLIP-Adapter, 16 shots);
-prints a markdown table of the mean over seeds (± std). Every run is an ordinary train.py run (outputs
-under --out), so any number can be re-run from its log.txt. Needs a source checkout (train.py, configs/).
+prints a markdown table of the mean over seeds (± std). Every run is an ordinary train.py run started by
+vlprompt.launch (outputs under --out in the scripts' layout, finished runs reused), so any number can be
+re-run from its log.txt. Needs a source checkout (train.py, configs/).
 """
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import sys
-from pathlib import Path
 from typing import Dict, List, Sequence
 
 import numpy as np
 
+from vlprompt.launch import RunSpec, launch
+
 from .benchmarks import BENCHMARKS
 
-REPO = Path(__file__).resolve().parents[2]
 # config stem (configs/datasets/<stem>.yaml) -> DATASET.NAME; each stem is its benchmark's folder name
 BENCHMARK_STEMS = {bench.dataset_dir: name for name, bench in BENCHMARKS.items()}
 COOP_CFG = "mini_ep50"  # few-shot: M=16 random context (CoOp's default)
@@ -30,68 +28,38 @@ COCOOP_CFG = "mini_c4_ep30_batch4"
 BASELINE_CFGS = {"LinearProbe": "mini", "CLIP_Adapter": "mini_ep50"}  # trainer -> config, 16 shots
 
 
-def config(kind: str, name: str) -> str:
-    return str(REPO / "configs" / kind / f"{name}.yaml")
-
-
-def run_train(argv: Sequence[str]) -> dict:
-    """``train.py`` in-process (a finished run with results.json is reused); returns results.json."""
-    out = argv[list(argv).index("--output-dir") + 1]
-    path = os.path.join(out, "results.json")
-    if not os.path.isfile(path):
-        if str(REPO) not in sys.path:
-            sys.path.insert(0, str(REPO))
-        import train
-
-        saved = sys.stdout
-        try:
-            train.main(list(argv))
-        finally:
-            if sys.stdout is not saved:  # train.py tees stdout into log.txt
-                sys.stdout.flush()
-                sys.stdout.close()
-                sys.stdout = saved
-    with open(path) as f:
-        return json.load(f)
-
-
-def _common(root: str, stem: str, trainer: str, cfg: str, out: str, seed: int) -> List[str]:
-    return ["--root", root, "--seed", str(seed), "--trainer", trainer,
-            "--dataset-config-file", config("datasets", stem), "--config-file", cfg, "--output-dir", out]
+def _accuracy(spec: RunSpec) -> float:
+    """Run ``spec`` in-process unless finished (the launcher's rule), then its test accuracy."""
+    summary = launch([spec], in_process=True)
+    if summary.failed:
+        raise RuntimeError(f"train.py failed for {spec.output_dir} (see its log.txt)")
+    return spec.results()["metrics"]["accuracy"]
 
 
 def zeroshot(root: str, out: str, stem: str, sub: str = "all", opts: Sequence[str] = ()) -> float:
-    d = os.path.join(out, "ZeroshotCLIP", stem, sub)
-    argv = _common(root, stem, "ZeroshotCLIP", config("trainers/CoOp", COOP_CFG), d, 1) + ["--eval-only"]
-    return run_train(argv + ["DATASET.SUBSAMPLE_CLASSES", sub] + list(opts))["metrics"]["accuracy"]
+    """Zero-shot CLIP on all / base / new classes."""
+    return _accuracy(RunSpec("zeroshot", "ZeroshotCLIP", stem, COOP_CFG, seed=-1, root=root, output_root=out,
+                             opts=tuple(opts), subsample=sub))
 
 
-def run_dir(out: str, stem: str, shots: int, seed: int, sub: str = "all", cfg: str = COOP_CFG,
-             trainer: str = "CoOp") -> str:
-    return os.path.join(out, trainer, stem, f"{cfg}_{shots}shots_{sub}", f"seed{seed}")
+def train_spec(root: str, out: str, stem: str, shots: int, seed: int, sub: str = "all", cfg: str = COOP_CFG,
+               opts: Sequence[str] = (), trainer: str = "CoOp") -> RunSpec:
+    """Few-shot training on all classes (``sub`` "all") or base-to-new training on the base classes."""
+    protocol = {"all": "fewshot", "base": "base2new_train"}[sub]
+    return RunSpec(protocol, trainer, stem, cfg, seed=seed, shots=shots, root=root, output_root=out, opts=tuple(opts))
 
 
 def train_test(root: str, out: str, stem: str, shots: int, seed: int, sub: str = "all", cfg: str = COOP_CFG,
-         opts: Sequence[str] = (), trainer: str = "CoOp") -> float:
-    """Train ``trainer`` (CoOp, or CoCoOp with a configs/trainers/CoCoOp/ config) on ``sub`` classes and test."""
-    d = run_dir(out, stem, shots, seed, sub, cfg, trainer)
-    argv = _common(root, stem, trainer, config(f"trainers/{trainer}", cfg), d, seed)
-    return run_train(argv + ["DATASET.NUM_SHOTS", str(shots), "DATASET.SUBSAMPLE_CLASSES", sub] + list(opts))[
-        "metrics"]["accuracy"]
+               opts: Sequence[str] = (), trainer: str = "CoOp") -> float:
+    """Train ``trainer`` on ``sub`` classes ("all" or "base") and test on them."""
+    return _accuracy(train_spec(root, out, stem, shots, seed, sub, cfg, opts, trainer))
 
 
 def evaluate_on_new(root: str, out: str, stem: str, seed: int, shots: int = 16, cfg: str = COOP_CFG,
-                opts: Sequence[str] = (), trainer: str = "CoOp") -> float:
+                    opts: Sequence[str] = (), trainer: str = "CoOp") -> float:
     """Evaluate the model trained on the base classes (``train_test(..., sub="base")``) on the new classes."""
-    from vlprompt.config import setup_cfg
-
-    model_dir = run_dir(out, stem, shots, seed, "base", cfg, trainer)
-    epoch = setup_cfg(config_file=config(f"trainers/{trainer}", cfg), opts=list(opts)).OPTIM.MAX_EPOCH
-    d = run_dir(out, stem, shots, seed, "new", cfg, trainer)
-    argv = _common(root, stem, trainer, config(f"trainers/{trainer}", cfg), d, seed)
-    argv += ["--eval-only", "--model-dir", model_dir, "--load-epoch", str(epoch)]
-    return run_train(argv + ["DATASET.NUM_SHOTS", str(shots), "DATASET.SUBSAMPLE_CLASSES", "new"] + list(opts))[
-        "metrics"]["accuracy"]
+    return _accuracy(RunSpec("base2new_test", trainer, stem, cfg, seed=seed, shots=shots, root=root, output_root=out,
+                             opts=tuple(opts)))
 
 
 def measure(root: str, out: str, stems: Sequence[str], seeds: Sequence[int], shots: Sequence[int],

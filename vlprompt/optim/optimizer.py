@@ -12,8 +12,6 @@ def build_optimizer(model_or_params, optim_cfg) -> torch.optim.Optimizer:
     name = optim_cfg.NAME
     if name not in AVAILABLE_OPTIMIZERS:
         raise ValueError(f'OPTIM.NAME must be one of {list(AVAILABLE_OPTIMIZERS)}, got "{name}"')
-    if optim_cfg.STAGED_LR:
-        raise NotImplementedError("OPTIM.STAGED_LR is not supported (no CoOp-family method uses it)")
     params = model_or_params.parameters() if isinstance(model_or_params, nn.Module) else model_or_params
     params = [p for p in params] if not isinstance(params, list) else params
     if len(params) == 0:

@@ -18,17 +18,13 @@ def reference_text_features(prompt_learner: PromptLearner, text_encoder: TextEnc
     ``chunk_size`` > 0 encodes that many prompts at a time with activation checkpointing: the same
     values with less memory (needed to run the reference at ImageNet scale on small machines).
     """
-    truncate, shared = prompt_learner.truncate, prompt_learner.shared_prefix
-    prompt_learner.truncate, prompt_learner.shared_prefix = False, False
-    try:
-        prompts = prompt_learner()
-        if chunk_size > 0:
-            feats = text_encoder.encode(prompts, prompt_learner.eot_indices, chunk_size=chunk_size)
-        else:
-            feats = text_encoder(prompts, prompt_learner.eot_indices)
-        return F.normalize(feats, dim=-1)
-    finally:
-        prompt_learner.truncate, prompt_learner.shared_prefix = truncate, shared
+    plan = prompt_learner.make_plan(truncate=False, shared_prefix=False)
+    prompts = prompt_learner(plan)
+    if chunk_size > 0:
+        feats = text_encoder.encode(prompts, plan, chunk_size=chunk_size)
+    else:
+        feats = text_encoder(prompts, plan.eot_indices)
+    return F.normalize(feats, dim=-1)
 
 
 def reference_cocoop_logits(model, image: torch.Tensor) -> torch.Tensor:

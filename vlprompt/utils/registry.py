@@ -17,6 +17,10 @@ class Registry:
         self._obj_map: dict[str, object] = {}
         self._discover = discover
 
+    @property
+    def name(self) -> str:
+        return self._name
+
     def _do_register(self, name: str, obj: object, force: bool = False) -> None:
         if name in self._obj_map and not force and self._obj_map[name] is not obj:
             raise KeyError(

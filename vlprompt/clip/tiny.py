@@ -1,6 +1,7 @@
-"""Tiny CLIP checkpoints with random weights in the real OpenAI formats (state dict and TorchScript).
+"""TinyCLIP: a tiny CLIP with random weights, written in the real OpenAI formats (state dict or TorchScript).
 
-They exercise the real loading path (architecture inferred from tensor shapes) without downloads.
+The built-in backbone ``MODEL.BACKBONE.NAME TinyCLIP`` (see :mod:`vlprompt.clip.loader`) and the tests
+use it to exercise the real loading path (architecture inferred from tensor shapes) without downloads.
 The vocabulary is CLIP's full 49,408 tokens so the real tokenizer works.
 """
 from __future__ import annotations

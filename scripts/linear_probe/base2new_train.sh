@@ -1,0 +1,4 @@
+#!/bin/bash
+# LinearProbe: see scripts/common/base2new_train.sh (CFG default vit_b16; SHOTS overrides).
+# usage: DATA=/path/to/datasets bash scripts/linear_probe/base2new_train.sh DATASET SEED
+CFG=${CFG:-vit_b16} exec bash "$(dirname "$0")/../common/base2new_train.sh" LinearProbe "$@"

@@ -1,0 +1,399 @@
+"""One home for launching runs: the train.py command, the output folder, and whether a run is finished.
+
+Every way of starting runs goes through here: the shell scripts (``scripts/common/*.sh`` and the
+per-method wrappers), ``scripts/sweep.py``, the MiniCLIP report, ``make demo`` and the tests.
+
+Protocols and their output folders (the original scripts' layouts; ``OUT`` is the output root,
+``output`` by default; ``<variant>`` is the sub-folder a method names with ``output_variant``, e.g.
+CoOp's ``nctx16_cscFalse_ctpend``, and is absent for methods without one):
+
+    fewshot          OUT/<dataset>/<Trainer>/<cfg>_<K>shots[/<variant>]/seed<S>
+    base2new_train   OUT/base2new/train_base/<dataset>/shots_<K>/<Trainer>/<cfg>/seed<S>   (base classes)
+    base2new_test    OUT/base2new/test_new/<dataset>/shots_<K>/<Trainer>/<cfg>/seed<S>     (new classes)
+    xd_train         the fewshot folder of the source dataset (ImageNet, 16 shots)
+    xd_test          OUT/evaluation/<Trainer>/<cfg>_<K>shots[/<variant>]/<dataset>/seed<S> (full target data)
+    zeroshot         OUT/<Trainer>/<cfg>/<dataset>[_base|_new]                             (unseeded)
+
+The evaluation protocols load the model of their training protocol (``--model-dir``) at
+``--load-epoch`` (default: the config's OPTIM.MAX_EPOCH, i.e. the last checkpoint).
+
+**One rule** for every launcher: a run is *finished* when its folder holds ``results.json`` (written
+after the final evaluation), and is skipped; a folder without one is an *interrupted* run, which
+train.py resumes from its last checkpoint in that folder.
+
+Command line (what the shell scripts call)::
+
+    python -m vlprompt.launch fewshot --trainer CoOp --dataset caltech101 --config rn50_ep50 \
+        --shots 16 --seeds 1 2 3 --root $DATA [-- KEY VALUE ...]
+    python -m vlprompt.launch base2new_test --trainer CoCoOp --dataset dtd --config <cfg> --seeds 1
+    python -m vlprompt.launch ... --print          # the train.py commands of unfinished runs
+    python -m vlprompt.launch ... --print-dir      # the experiment folder (for parse_test_res.py)
+
+``--config`` / ``--dataset`` take a stem (looked up in ``configs/trainers/<Trainer>/`` and
+``configs/datasets/``, then beside plug-in files: ``<plug-in folder>/configs/trainers/<Trainer>/`` and
+``<plug-in folder>/configs/datasets/``) or a path to a YAML file (the stem then names the folder).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import List, Optional, Sequence, Tuple
+
+REPO = Path(__file__).resolve().parent.parent
+TRAIN_PY = REPO / "train.py"
+
+PROTOCOLS = ("fewshot", "base2new_train", "base2new_test", "xd_train", "xd_test", "zeroshot")
+EVAL_PROTOCOLS = ("base2new_test", "xd_test", "zeroshot")
+RESULTS_FILE = "results.json"
+
+
+# ----------------------------------------------------------------------------- config files
+def _is_path(name: str) -> bool:
+    return name.endswith((".yaml", ".yml")) or os.sep in name
+
+
+def _stem(name: str) -> str:
+    return Path(name).stem if _is_path(name) else name
+
+
+def _plugin_folders(kind: str) -> List[Path]:
+    """Folders holding plug-ins of ``kind`` ("trainers" or "datasets") outside the repository."""
+    extra = os.environ.get(f"VLPROMPT_{kind.upper()}_PATH", "")
+    return [Path(f) for f in extra.split(os.pathsep) if f]
+
+
+def _find(name: str, candidates: Sequence[Path], what: str) -> str:
+    if _is_path(name):
+        if not os.path.isfile(name):
+            raise FileNotFoundError(f'{what} "{name}" does not exist')
+        return os.path.abspath(name)
+    for folder in candidates:
+        path = folder / f"{name}.yaml"
+        if path.is_file():
+            return str(path)
+    searched = "\n".join(f"  {folder}/" for folder in candidates)
+    raise FileNotFoundError(f'{what} "{name}" not found; looked for {name}.yaml in:\n{searched}\n'
+                            "Pass a stem from one of these folders or the path to a YAML file.")
+
+
+def trainer_config_dir(trainer: str) -> str:
+    """The folder name under ``configs/trainers/`` of a trainer's configs (ZeroshotCLIP uses CoOp's)."""
+    return getattr(trainer_class(trainer), "config_dir", trainer)
+
+
+def find_trainer_config(trainer: str, config: str) -> str:
+    """Path of a trainer config given as a stem (searched as in the module docstring) or a path."""
+    sub = trainer_config_dir(trainer)
+    module_file = getattr(sys.modules.get(trainer_class(trainer).__module__), "__file__", None)
+    folders = [REPO / "configs" / "trainers" / sub]
+    if module_file:
+        folders.append(Path(module_file).resolve().parent / "configs" / "trainers" / sub)
+    folders += [f / "configs" / "trainers" / sub for f in _plugin_folders("trainers")]
+    return _find(config, list(dict.fromkeys(folders)), f"Trainer config for {trainer}")
+
+
+def find_dataset_config(dataset: str) -> str:
+    """Path of a dataset config given as a stem (``configs/datasets/<stem>.yaml``, or beside plug-in
+    readers: ``<folder>/configs/datasets/``) or a path."""
+    folders = [REPO / "configs" / "datasets"] + [f / "configs" / "datasets" for f in _plugin_folders("datasets")]
+    return _find(dataset, folders, "Dataset config")
+
+
+@lru_cache(maxsize=None)
+def trainer_class(trainer: str):
+    from vlprompt.engine import TRAINER_REGISTRY
+
+    return TRAINER_REGISTRY.get(trainer)
+
+
+@lru_cache(maxsize=64)
+def _merged_cfg(dataset_cfg: str, trainer_cfg: str, opts: Tuple[str, ...]):
+    from vlprompt.config import setup_cfg
+
+    return setup_cfg(dataset_config_file=dataset_cfg, config_file=trainer_cfg, opts=list(opts))
+
+
+# ----------------------------------------------------------------------------- one run
+def train_argv(root: str, trainer: str, dataset_config: str, config: str, output_dir: str,
+               seed: Optional[int] = None, eval_only: bool = False, model_dir: str = "",
+               load_epoch: Optional[int] = None, flags: Sequence[str] = (), opts: Sequence[str] = ()) -> List[str]:
+    """train.py's arguments in the original order: flags, then ``KEY VALUE`` options (the only place
+    that spells them; :class:`RunSpec` and the tests use it)."""
+    args = ["--root", str(root)]
+    if seed is not None:
+        args += ["--seed", str(seed)]
+    args += ["--trainer", trainer, "--dataset-config-file", str(dataset_config), "--config-file", str(config),
+             "--output-dir", str(output_dir)]
+    if model_dir:
+        args += ["--model-dir", str(model_dir)]
+        if load_epoch is not None:
+            args += ["--load-epoch", str(load_epoch)]
+    if eval_only:
+        args.append("--eval-only")
+    return args + list(flags) + [str(o) for o in opts]
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One train.py run of a protocol; every path and argument is derived from these fields."""
+
+    protocol: str
+    trainer: str
+    dataset: str  # dataset config stem or YAML path (the target dataset for xd_test)
+    config: str  # trainer config stem or YAML path
+    seed: int = 1  # -1: unseeded (zeroshot)
+    shots: int = 16
+    root: str = ""  # DATASET.ROOT (the scripts' DATA)
+    output_root: str = "output"
+    opts: Tuple[str, ...] = ()  # extra KEY VALUE config options
+    source: str = "imagenet"  # xd_test: the dataset the model was trained on
+    load_epoch: Optional[int] = None  # evaluation protocols: default OPTIM.MAX_EPOCH
+    extra_flags: Tuple[str, ...] = field(default=())  # further train.py flags (e.g. --no-train)
+    subsample: str = "all"  # zeroshot only: evaluate on all / base / new classes (the others: by protocol)
+
+    def __post_init__(self):
+        if self.protocol not in PROTOCOLS:
+            raise ValueError(f'Unknown protocol "{self.protocol}"; one of {list(PROTOCOLS)}')
+        if len(self.opts) % 2:
+            raise ValueError(f"Config options must be KEY VALUE pairs, got {list(self.opts)}")
+
+    # -------------------------------------------------------------- derived
+    @property
+    def dataset_config(self) -> str:
+        return find_dataset_config(self.dataset)
+
+    @property
+    def trainer_config(self) -> str:
+        return find_trainer_config(self.trainer, self.config)
+
+    @property
+    def protocol_opts(self) -> Tuple[str, ...]:
+        """The options the protocol itself sets (after the user's, as the original scripts)."""
+        if self.protocol in ("fewshot", "xd_train"):
+            return ("DATASET.NUM_SHOTS", str(self.shots))
+        if self.protocol == "base2new_train":
+            return ("DATASET.NUM_SHOTS", str(self.shots), "DATASET.SUBSAMPLE_CLASSES", "base")
+        if self.protocol == "base2new_test":
+            return ("DATASET.NUM_SHOTS", str(self.shots), "DATASET.SUBSAMPLE_CLASSES", "new")
+        if self.protocol == "zeroshot" and self.subsample != "all":
+            return ("DATASET.SUBSAMPLE_CLASSES", self.subsample)
+        return ()
+
+    def cfg(self, dataset: Optional[str] = None):
+        """The merged config (defaults, dataset YAML, trainer YAML, options) of this run."""
+        ds = find_dataset_config(dataset) if dataset else self.dataset_config
+        return _merged_cfg(ds, self.trainer_config, tuple(self.opts) + self.protocol_opts)
+
+    def _variant(self) -> str:
+        return trainer_class(self.trainer).output_variant(self.cfg())
+
+    def _fewshot_dir(self, dataset: str) -> str:
+        parts = [self.output_root, _stem(dataset), self.trainer, f"{_stem(self.config)}_{self.shots}shots"]
+        variant = self._variant()
+        return os.path.join(*parts, *([variant] if variant else []), f"seed{self.seed}")
+
+    def _base2new_dir(self, part: str) -> str:
+        return os.path.join(self.output_root, "base2new", part, _stem(self.dataset), f"shots_{self.shots}",
+                            self.trainer, _stem(self.config), f"seed{self.seed}")
+
+    @property
+    def output_dir(self) -> str:
+        p = self.protocol
+        if p in ("fewshot", "xd_train"):
+            return self._fewshot_dir(self.dataset)
+        if p == "base2new_train":
+            return self._base2new_dir("train_base")
+        if p == "base2new_test":
+            return self._base2new_dir("test_new")
+        if p == "xd_test":
+            exp = [self.output_root, "evaluation", self.trainer, f"{_stem(self.config)}_{self.shots}shots"]
+            variant = self._variant()
+            return os.path.join(*exp, *([variant] if variant else []), _stem(self.dataset), f"seed{self.seed}")
+        dataset = _stem(self.dataset) + ("" if self.subsample == "all" else f"_{self.subsample}")
+        return os.path.join(self.output_root, self.trainer, _stem(self.config), dataset)  # zeroshot
+
+    @property
+    def experiment_dir(self) -> str:
+        """The folder whose sub-folders are the seeds (the run folder itself for unseeded runs)."""
+        return self.output_dir if self.protocol == "zeroshot" else os.path.dirname(self.output_dir)
+
+    @property
+    def model_dir(self) -> str:
+        """The training run an evaluation protocol loads ("" for training protocols and zero-shot)."""
+        if self.protocol == "base2new_test":
+            return self._base2new_dir("train_base")
+        if self.protocol == "xd_test":
+            return self._fewshot_dir(self.source)
+        return ""
+
+    @property
+    def epoch_to_load(self) -> Optional[int]:
+        if self.protocol not in ("base2new_test", "xd_test"):
+            return None
+        if self.load_epoch is not None:
+            return self.load_epoch
+        source = self.source if self.protocol == "xd_test" else None
+        return int(self.cfg(source).OPTIM.MAX_EPOCH)
+
+    def argv(self) -> List[str]:
+        """train.py's arguments: the original flags, then the KEY VALUE options."""
+        return train_argv(self.root, self.trainer, self.dataset_config, self.trainer_config, self.output_dir,
+                          seed=None if self.protocol == "zeroshot" else self.seed,
+                          eval_only=self.protocol in EVAL_PROTOCOLS, model_dir=self.model_dir,
+                          load_epoch=self.epoch_to_load, flags=self.extra_flags,
+                          opts=tuple(self.opts) + self.protocol_opts)
+
+    def command(self, python: str = sys.executable) -> List[str]:
+        return [python, str(TRAIN_PY), *self.argv()]
+
+    def results(self) -> dict:
+        """The run's results.json (after it finished)."""
+        with open(os.path.join(self.output_dir, RESULTS_FILE)) as f:
+            return json.load(f)
+
+    def status(self) -> str:
+        """"finished" (results.json), "failed" (results.json with status "failed"), "interrupted"
+        (folder without results.json: resumed by train.py) or "new"."""
+        return run_status(self.output_dir)
+
+
+def run_status(output_dir: str) -> str:
+    path = os.path.join(output_dir, RESULTS_FILE)
+    if os.path.isfile(path):
+        try:
+            with open(path) as f:
+                status = json.load(f).get("status", "completed")
+        except (OSError, ValueError):
+            return "interrupted"  # unreadable: treated as not finished, the run is repeated
+        return "failed" if status == "failed" else "finished"
+    return "interrupted" if os.path.isdir(output_dir) else "new"
+
+
+# ----------------------------------------------------------------------------- running
+def run_in_process(argv: Sequence[str]) -> None:
+    """``train.py`` in this process (tests and the MiniCLIP report: no interpreter start-up per run).
+    train.py tees stdout into log.txt; the original stdout is restored afterwards."""
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    import train
+
+    saved = sys.stdout
+    try:
+        train.main(list(argv))
+    finally:
+        if sys.stdout is not saved:
+            sys.stdout.flush()
+            sys.stdout.close()
+            sys.stdout = saved
+
+
+@dataclass
+class LaunchSummary:
+    """What :func:`launch` did: runs started, finished runs skipped, runs that failed."""
+
+    ran: int = 0
+    skipped: int = 0
+    failed: int = 0
+
+    @property
+    def returncode(self) -> int:
+        return 1 if self.failed else 0
+
+    def __str__(self) -> str:
+        return f"Done: {self.ran} run, {self.skipped} skipped, {self.failed} failed"
+
+
+def launch(specs: Sequence[RunSpec], keep_going: bool = False, in_process: bool = False, quiet: bool = False,
+           progress: bool = False) -> LaunchSummary:
+    """Run every unfinished spec in order; finished ones are skipped with the scripts' message.
+
+    ``quiet`` hides train.py's output (it is in each run's log.txt); ``progress`` prints ``[i/n] folder``
+    before each run. The first failure stops the rest unless ``keep_going``.
+    """
+    summary = LaunchSummary()
+    todo = [spec for spec in specs if spec.status() != "finished"]
+    for spec in specs:
+        if spec not in todo:
+            print(f"Oops! The results exist at {spec.output_dir} (so skip this job)", flush=True)
+            summary.skipped += 1
+    for i, spec in enumerate(todo, start=1):
+        if progress:
+            print(f"[{i}/{len(todo)}] {spec.output_dir}", flush=True)
+        if spec.status() == "interrupted" and spec.protocol not in EVAL_PROTOCOLS:
+            print(f"Resuming the unfinished run in {spec.output_dir}", flush=True)
+        summary.ran += 1
+        if in_process:
+            try:
+                run_in_process(spec.argv())
+                rc = 0
+            except (Exception, SystemExit) as e:  # reported like a failed subprocess
+                print(f"Run failed: {type(e).__name__}: {e}", file=sys.stderr)
+                rc = 1
+        else:
+            rc = subprocess.run(spec.command(), stdout=subprocess.DEVNULL if quiet else None).returncode
+        if rc != 0 or spec.status() != "finished":
+            summary.failed += 1
+            print(f"Run failed (exit {rc}): see {os.path.join(spec.output_dir, 'log.txt')}", file=sys.stderr, flush=True)
+            if not keep_going:
+                break
+    return summary
+
+
+# ----------------------------------------------------------------------------- command line
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m vlprompt.launch", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("protocol", choices=PROTOCOLS)
+    p.add_argument("--trainer", required=True, help="registered trainer name (e.g. CoOp, CoCoOp)")
+    p.add_argument("--dataset", required=True, help="dataset config stem or YAML (the target for xd_test)")
+    p.add_argument("--config", required=True, help="trainer config stem or YAML")
+    p.add_argument("--shots", type=int, default=16)
+    p.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    p.add_argument("--root", default=os.environ.get("DATA", ""), help="datasets folder (default: $DATA)")
+    p.add_argument("--output-root", default="output")
+    p.add_argument("--source", default="imagenet", help="xd_test: the dataset the model was trained on")
+    p.add_argument("--load-epoch", type=int, default=None, help="evaluation protocols (default: OPTIM.MAX_EPOCH)")
+    p.add_argument("--keep-going", action="store_true", help="continue with the next run after a failure")
+    p.add_argument("--print", action="store_true", help="print the train.py commands of unfinished runs")
+    p.add_argument("--print-dir", action="store_true", help="print the experiment folder and exit")
+    return p
+
+
+def specs_from_args(args) -> List[RunSpec]:
+    seeds = [-1] if args.protocol == "zeroshot" else args.seeds
+    return [RunSpec(args.protocol, args.trainer, args.dataset, args.config, seed=s, shots=args.shots,
+                    root=args.root, output_root=args.output_root, opts=tuple(args.opts), source=args.source,
+                    load_epoch=args.load_epoch) for s in seeds]
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    split = argv.index("--") if "--" in argv else len(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv[:split])
+    args.opts = argv[split + 1:]  # KEY VALUE config options follow "--"
+    flags = [o for o in args.opts[0::2] if o.startswith("--")]
+    if flags or len(args.opts) % 2:
+        parser.error(f"after '--' come KEY VALUE config options only, got {args.opts}"
+                     + (f"; launcher flags such as {flags[0]} go before '--'" if flags else ""))
+    specs = specs_from_args(args)
+    if args.print_dir:
+        print(specs[0].experiment_dir)
+        return 0
+    if args.print:
+        for spec in specs:
+            if spec.status() != "finished":
+                print(shlex.join(spec.command()))
+        return 0
+    return launch(specs, keep_going=args.keep_going).returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())
