@@ -1,16 +1,17 @@
 """Data: samples and datasets, split/few-shot helpers shared by every reader, transforms, loaders.
 
-The readers, the registry and the split helpers import without torch, so tools such as
-``scripts/datasets/prepare.py`` start quickly; the torch-dependent parts (``DataManager``,
+The readers, the registry, the split helpers and the validation step import without torch, so tools
+such as ``scripts/datasets/prepare.py`` start quickly; the torch-dependent parts (``DataManager``,
 ``DatasetWrapper``, ``build_transform``) are imported on first access.
 """
 from importlib import import_module
 
 from .base import Datum, DatasetBase, DatasetNotFoundError, DATASET_REGISTRY, build_dataset, check_dataset_layout
+from .caches import load_datum_pickle
 from .splits import (
     read_split, save_split, read_and_split_data, split_trainval, generate_fewshot_dataset,
     load_or_create_fewshot, subsample_classes, split_dataset_by_label, listdir_nohidden,
-    load_or_generate_split, apply_fewshot_and_subsample, fewshot_cache_path, load_datum_pickle,
+    load_or_generate_split, apply_fewshot_and_subsample, fewshot_cache_path, fewshot_report,
 )
 
 _LAZY = {"DataManager": ".data_manager", "DatasetWrapper": ".data_manager", "build_transform": ".transforms"}
@@ -20,7 +21,7 @@ __all__ = [
     "check_dataset_layout", "read_split", "save_split", "read_and_split_data", "split_trainval",
     "generate_fewshot_dataset", "load_or_create_fewshot", "subsample_classes",
     "split_dataset_by_label", "listdir_nohidden", "load_or_generate_split", "apply_fewshot_and_subsample",
-    "fewshot_cache_path", "load_datum_pickle", "build_transform", "DataManager", "DatasetWrapper",
+    "fewshot_cache_path", "fewshot_report", "load_datum_pickle", "build_transform", "DataManager", "DatasetWrapper",
 ]
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Iterable, Optional, Sequence
 
 from vlprompt.plugins import discover
@@ -12,6 +13,13 @@ DATASET_REGISTRY = Registry("DATASET", discover=lambda: discover("datasets"))
 
 class DatasetNotFoundError(FileNotFoundError):
     """A dataset folder, file or image is missing; the message says what was expected where."""
+
+
+def data_warning(message: str) -> None:
+    """A data problem that does not stop the run: printed to stdout (so it lands in the run's log.txt)
+    and raised as a ``UserWarning`` (so callers and tests can catch it)."""
+    print(f"Warning: {message}")
+    warnings.warn(message, UserWarning, stacklevel=2)
 
 
 class Datum:
@@ -55,15 +63,23 @@ class Datum:
 
 
 class DatasetBase:
-    """Holds the train_x / val / test lists; class names come from ``train_x`` as in Dassl."""
+    """Holds the train_x / val / test lists; class names come from ``train_x`` as in Dassl.
+
+    ``fewshot_report`` (None unless ``DATASET.NUM_SHOTS`` >= 1 was applied) summarises how many
+    training images each class got; see :func:`vlprompt.data.splits.fewshot_report`.
+    """
 
     dataset_dir = ""  # folder under DATASET.ROOT
     domains: list = []
 
     def __init__(self, train_x: Sequence[Datum] = None, train_u=None, val: Optional[Sequence[Datum]] = None,
-                 test: Sequence[Datum] = None):
-        self._train_x = train_x
+                 test: Sequence[Datum] = None, fewshot_report: Optional[dict] = None):
         self._train_u = train_u
+        self._set_lists(train_x, val, test)
+        self.fewshot_report = fewshot_report
+
+    def _set_lists(self, train_x, val, test) -> None:
+        self._train_x = train_x
         self._val = val
         self._test = test
         self._num_classes = self.get_num_classes(train_x)
