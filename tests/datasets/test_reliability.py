@@ -2,7 +2,7 @@
 
 ImageNet class folders checked against classnames.txt; split generation from its own seed; caches that
 record what they were drawn from; pickles in data folders loaded as data only and written so the
-original code reads them; the shots shortfall report.
+original code reads them; the shots shortfall report; whole-dataset validation before training.
 """
 import json
 import os
@@ -15,8 +15,9 @@ import textwrap
 
 import pytest
 
-from vlprompt.data import Datum, DatasetNotFoundError, load_datum_pickle
+from vlprompt.data import DataManager, Datum, DatasetBase, DatasetNotFoundError, load_datum_pickle
 from vlprompt.data.caches import UnsafePickleError, dump_datum_pickle, samples_digest
+from vlprompt.data.validation import STAMP_DIR_ENV, DatasetValidationError, check_labels
 
 from .expected import EXPECTED, SPLIT_FILES
 from .helpers import build, make_cfg, records
@@ -437,3 +438,122 @@ def test_min_shots_out_of_range(data, min_shots):
     with pytest.raises(ValueError, match=r"DATASET.MIN_SHOTS must be between 0 and DATASET.NUM_SHOTS \(2\)"):
         _build_cfg(root, "dtd", shots=2, MIN_SHOTS=min_shots)
     assert not os.path.exists(os.path.join(root, "dtd", "split_fewshot", "shot_2-seed_1.pkl"))
+
+
+# ----------------------------------------------------------------------------- 6. validation before training
+def _dm(root, stem, **dataset_keys):
+    cfg = make_cfg(root, stem)
+    cfg.DATALOADER.NUM_WORKERS = 0
+    cfg.VERBOSE = False
+    for key, value in dataset_keys.items():
+        setattr(cfg.DATASET, key, value)
+    random.seed(cfg.SEED)
+    return DataManager(cfg)
+
+
+def _corrupt(path, content=b"\xff\xd8 this is not a JPEG"):
+    with open(path, "wb") as f:
+        f.write(content)
+
+
+def test_unreadable_test_image_fails_before_training(data, capsys):
+    root = data("dtd")
+    ds = build(root, "dtd")
+    bad = ds.test[3].impath
+    _corrupt(bad)
+    with pytest.raises(DatasetValidationError) as err:
+        _dm(root, "dtd")
+    message = str(err.value)
+    assert message.startswith("1 of the dataset's 92 images cannot be used (found by DATASET.VALIDATE full before")
+    assert f"  {bad}: does not decode (UnidentifiedImageError" in message
+    assert "Replace or remove these files" in message and "DATASET.SKIP_BAD_IMAGES True" in message
+
+
+def test_error_lists_ten_unreadable_files_and_the_count(data):
+    root = data("dtd")
+    ds = build(root, "dtd")
+    bad = sorted(d.impath for d in ds.test[:12])
+    for path in bad:
+        _corrupt(path)
+    with pytest.raises(DatasetValidationError) as err:
+        _dm(root, "dtd")
+    message = str(err.value)
+    assert message.startswith("12 of") and "... and 2 more" in message
+    assert all(p in message for p in bad[:10]) and not any(p in message for p in bad[10:])
+
+
+def test_skip_bad_images_drops_them_everywhere(data, capsys):
+    root = data("imagenet")  # val is the test list: dropped from both, checked once
+    ds = build(root, "imagenet")
+    bad_test, bad_train = ds.test[0].impath, ds.train_x[5].impath
+    _corrupt(bad_test)
+    _corrupt(bad_train, b"")  # empty
+    with pytest.warns(UserWarning, match="leaving out 2 unusable image"):
+        dm = _dm(root, "imagenet", SKIP_BAD_IMAGES=True)
+    report = dm.validation_report
+    assert report["num_skipped"] == {"train_x": 1, "val": 1, "test": 1}
+    assert report["skipped"] == {"train_x": [bad_train], "val": [bad_test], "test": [bad_test]}
+    assert report["checked"] == len(ds.train_x) + len(ds.test)
+    assert bad_test not in {d.impath for d in dm.dataset.test} and dm.dataset.val is dm.dataset.test
+    assert bad_train not in {d.impath for d in dm.dataset.train_x}
+    assert len(dm.test_loader.dataset) == len(ds.test) - 1
+    assert "Validated 75 images of train_x/val/test: exist and decode (DATASET.VALIDATE full;" in capsys.readouterr().out
+
+
+def test_files_mode_checks_existence_and_size_only(data):
+    root = data("dtd")
+    ds = build(root, "dtd")
+    _corrupt(ds.test[0].impath)  # not an image, but not empty
+    dm = _dm(root, "dtd", VALIDATE="files")
+    assert dm.validation_report["mode"] == "files" and dm.validation_report["decoded"] == 0
+    _corrupt(ds.test[1].impath, b"")
+    with pytest.raises(DatasetValidationError, match=f"{ds.test[1].impath}: empty file"):
+        _dm(root, "dtd", VALIDATE="files")
+    assert _dm(root, "dtd", VALIDATE="off").validation_report["checked"] == 0
+
+
+def test_invalid_validate_value_lists_the_choices(data):
+    with pytest.raises(ValueError, match="DATASET.VALIDATE must be one of 'full', 'files', 'off'; got 'yes'"):
+        _dm(data("dtd"), "dtd", VALIDATE="yes")
+
+
+def test_validation_is_remembered_between_runs(data, tmp_path, monkeypatch):
+    monkeypatch.setenv(STAMP_DIR_ENV, str(tmp_path / "stamps"))
+    root = data("dtd")
+    first = _dm(root, "dtd").validation_report
+    assert (first["decoded"], first["from_cache"]) == (92, 0)
+    assert len(os.listdir(tmp_path / "stamps")) == 3  # train_x, val, test
+    second = _dm(root, "dtd").validation_report
+    assert (second["decoded"], second["from_cache"]) == (0, 92)
+
+    # A changed file invalidates its list's stamp only; a bad file found earlier stays bad.
+    test = build(root, "dtd").test
+    _corrupt(test[0].impath)
+    third = _dm(root, "dtd", SKIP_BAD_IMAGES=True).validation_report
+    assert third["decoded"] == len(test) and third["num_skipped"]["test"] == 1
+    fourth = _dm(root, "dtd", SKIP_BAD_IMAGES=True).validation_report
+    assert fourth["decoded"] == 0 and fourth["skipped"]["test"] == [test[0].impath]
+
+
+def test_unwritable_stamp_folder_is_only_a_warning(data, tmp_path, monkeypatch):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    monkeypatch.setenv(STAMP_DIR_ENV, str(blocker / "stamps"))
+    with pytest.warns(UserWarning, match="could not remember the validation of"):
+        dm = _dm(data("dtd"), "dtd")
+    assert dm.validation_report["decoded"] == 92
+
+
+def _datum(label, name, path="/x.jpg"):
+    return Datum(path, label, 0, name, check_exists=False)
+
+
+@pytest.mark.parametrize("lists, problem", [
+    (dict(train_x=[_datum(0, "a"), _datum(2, "c")], test=[_datum(1, "b")]), "labels [1] have no train_x sample"),
+    (dict(train_x=[_datum(0, "a"), _datum(1, "b")], test=[_datum(2, "c")]), "test has labels outside 0..1"),
+    (dict(train_x=[_datum(0, "a"), _datum(1, "b")], test=[_datum(1, "B")]), "label 1 has several class names: 'B' in test; 'b' in train_x"),
+])
+def test_label_checks(lists, problem):
+    with pytest.raises(DatasetValidationError, match="The dataset's labels are inconsistent") as err:
+        check_labels(DatasetBase(**lists))
+    assert problem in str(err.value)

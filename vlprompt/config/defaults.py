@@ -65,6 +65,8 @@ def _build_defaults() -> CN:
     # with NUM_SHOTS >= 1: a class with fewer training images than this after sampling is an error
     # (fewer than NUM_SHOTS is a warning); 0 disables the check
     _C.DATASET.MIN_SHOTS = 1
+    # checks of all images before training: "full" (exist and decode), "files" (exist, non-empty), "off"
+    _C.DATASET.VALIDATE = "full"
 
     # ----- data loaders
     _C.DATALOADER = CN()

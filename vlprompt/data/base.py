@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from typing import Iterable, Optional, Sequence
+from typing import Dict, Iterable, List, Optional, Sequence
 
 from vlprompt.plugins import discover
 from vlprompt.utils.registry import Registry
@@ -84,6 +84,26 @@ class DatasetBase:
         self._test = test
         self._num_classes = self.get_num_classes(train_x)
         self._lab2cname, self._classnames = self.get_lab2cname(train_x)
+
+    def drop_images(self, impaths: Iterable[str]) -> Dict[str, List[str]]:
+        """Remove the samples whose image is in ``impaths`` from train_x, val and test (lists that are
+        the same object, e.g. ImageNet's val and test, stay shared); class counts and names are then
+        recomputed from train_x. Returns {"train_x"|"val"|"test": removed image paths}."""
+        impaths = set(impaths)
+        removed: Dict[str, List[str]] = {}
+        kept_by_id: Dict[int, list] = {}
+
+        def _filter(name, items):
+            if items is None:
+                return None
+            removed[name] = [d.impath for d in items if d.impath in impaths]
+            if id(items) not in kept_by_id:
+                kept_by_id[id(items)] = [d for d in items if d.impath not in impaths]
+            return kept_by_id[id(items)]
+
+        train_x, val, test = _filter("train_x", self._train_x), _filter("val", self._val), _filter("test", self._test)
+        self._set_lists(train_x, val, test)
+        return removed
 
     train_x = property(lambda self: self._train_x)
     train_u = property(lambda self: self._train_u)
