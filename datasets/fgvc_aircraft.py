@@ -42,5 +42,5 @@ class FGVCAircraft(DatasetBase):
             read_variant_list(self.image_dir, cname2lab, os.path.join(self.dataset_dir, f"images_variant_{s}.txt"))
             for s in ("train", "val", "test")
         )
-        train, val, test = apply_fewshot_and_subsample(cfg, self.dataset_dir, train, val, test)
-        super().__init__(train_x=train, val=val, test=test)
+        train, val, test, report = apply_fewshot_and_subsample(cfg, self.dataset_dir, train, val, test)
+        super().__init__(train_x=train, val=val, test=test, fewshot_report=report)

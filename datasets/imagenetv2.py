@@ -2,7 +2,7 @@
 import os
 
 from vlprompt.data import DATASET_REGISTRY, DatasetBase
-from vlprompt.data.splits import Download, checked_dataset_dir, read_class_folders, read_classnames
+from vlprompt.data.splits import Download, checked_dataset_dir, read_class_folders, read_classnames, scan_class_folders
 
 from .imagenet import CLASSNAMES_DOWNLOAD
 
@@ -12,7 +12,8 @@ class ImageNetV2(DatasetBase):
     """Folder ``str(i)`` holds class i, named by line i of ``classnames.txt`` (file order). Ignores
     NUM_SHOTS and SUBSAMPLE_CLASSES; train_x = test = all images, no val.
 
-    Images within a folder are listed sorted (the reference: file-system order).
+    Images within a folder are listed sorted (the reference: file-system order). Every folder must be a
+    class index of classnames.txt, each index needs its folder, and no image may sit beside the folders.
     """
 
     dataset_dir = "imagenetv2"
@@ -29,6 +30,10 @@ class ImageNetV2(DatasetBase):
         self.dataset_dir = checked_dataset_dir(cfg, self)
         self.image_dir = os.path.join(self.dataset_dir, "imagenetv2-matched-frequency-format-val")
         # The reference iterates range(1000); the number of classnames.txt lines is the same for the real file.
-        classnames = list(read_classnames(os.path.join(self.dataset_dir, "classnames.txt")).values())
-        data = read_class_folders(self.image_dir, [str(i) for i in range(len(classnames))], classnames)
+        classnames_file = os.path.join(self.dataset_dir, "classnames.txt")
+        classnames = list(read_classnames(classnames_file).values())
+        folders = [str(i) for i in range(len(classnames))]  # folder i = line i, not sorted order
+        scan_class_folders(self.image_dir, folders, f'"{classnames_file}" (folder i for its line i, from 0)',
+                           require_all=True)
+        data = read_class_folders(self.image_dir, folders, classnames)
         super().__init__(train_x=data, test=data)

@@ -75,3 +75,14 @@ def script_env(data_root, tmp_path):
                PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
     return work, env
 
+
+
+@pytest.fixture(scope="session", autouse=True)
+def validation_stamps(tmp_path_factory):
+    """The DataManager's image-validation stamps (vlprompt.data.validation) go to a folder private to the
+    test session, not ~/.cache/vlprompt/validated (subprocesses inherit the variable)."""
+    from vlprompt.data.validation import STAMP_DIR_ENV
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(STAMP_DIR_ENV, str(tmp_path_factory.mktemp("validated")))
+        yield

@@ -1,5 +1,4 @@
 """End-to-end CoOp / ZeroshotCLIP runs on generated data with the tiny CLIP (train.py in-process)."""
-import pickle
 import re
 import subprocess
 import sys
@@ -9,6 +8,7 @@ import pytest
 import torch
 
 from vlprompt.config import setup_cfg
+from vlprompt.data import load_datum_pickle
 from vlprompt.engine import build_trainer
 
 from .helpers import CALTECH_CFG, TINY_CFG, coop_args, final_accuracy
@@ -78,11 +78,11 @@ def test_same_seed_same_split_and_result(run_train, data_root, tmp_path):
     opts = CSC + ["OPTIM.MAX_EPOCH", "3"]
     log1 = run_train(coop_args(data_root, tmp_path / "a", seed=2), opts)
     cache = Path(data_root, "caltech-101/split_fewshot/shot_8-seed_2.pkl")
-    split1 = pickle.loads(cache.read_bytes())
+    split1 = load_datum_pickle(str(cache))  # Dassl's Datum name: plain pickle needs Dassl
     cache.unlink()
     Path(data_root, "caltech-101/split_zhou_Caltech101.json").unlink()
     log2 = run_train(coop_args(data_root, tmp_path / "b", seed=2), opts)
-    split2 = pickle.loads(cache.read_bytes())
+    split2 = load_datum_pickle(str(cache))  # Dassl's Datum name: plain pickle needs Dassl
     assert split1["train"] == split2["train"] and split1["val"] == split2["val"]
     assert [len(split1["train"]), len(split1["val"])] == [8 * 8, 4 * 8]
     assert final_accuracy(log1) == final_accuracy(log2)

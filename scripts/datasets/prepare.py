@@ -10,6 +10,8 @@ the download list are read from the dataset's reader class (``required``, ``spli
 files (the released ``split_zhou_*.json`` files) need ``gdown``. Without network access the script
 stops after a short connection probe (``--timeout`` seconds) and lists what to fetch by hand.
 Exit status: 0 when the folder is usable, 1 otherwise, 2 for an unknown dataset.
+The check imports only the readers and their layout helpers (no torch/torchvision/open_clip: see
+``vlprompt/data/__init__.py``), so it answers within a second or two even on a loaded machine.
 """
 from __future__ import annotations
 

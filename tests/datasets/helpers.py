@@ -33,3 +33,12 @@ def build(root, stem: str, shots: int = -1, seed: int = 1, subsample: str = "all
     if reseed:
         random.seed(seed)
     return build_dataset(make_cfg(root, stem, shots, seed, subsample))
+
+
+def one_per_class(items):
+    """The first sample of each label, in list order."""
+    return list({d.label: d for d in reversed(items)}.values())[::-1]
+
+
+def records(items):
+    return [(d.impath, d.label, d.domain, d.classname) for d in items]

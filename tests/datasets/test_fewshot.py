@@ -10,9 +10,9 @@ from collections import Counter
 
 import pytest
 
-from vlprompt.data import Datum
+from vlprompt.data import Datum, load_datum_pickle
 
-from .helpers import build
+from .helpers import build, one_per_class
 from .expected import BENCHMARKS, EXPECTED, VARIANTS
 
 
@@ -61,9 +61,8 @@ def test_fewshot_cache_written_then_loaded(stem, data):
     first = build(root, stem, shots=2, seed=3)
     assert os.path.isfile(path)
     assert os.listdir(os.path.dirname(path)) == [os.path.basename(path)]  # nothing else (no temp files)
-    with open(path, "rb") as f:
-        content = pickle.load(f)
-    assert set(content) == ({"train"} if stem == "imagenet" else {"train", "val"})
+    content = load_datum_pickle(path)  # written under Dassl's Datum name: plain pickle.load needs Dassl
+    assert set(content) == ({"train"} if stem == "imagenet" else {"train", "val"}) | {"source"}
     assert records(content["train"]) == records(first.train_x)
 
     # A second build loads the file: another global random state gives the same subsets.
@@ -71,12 +70,16 @@ def test_fewshot_cache_written_then_loaded(stem, data):
     second = build(root, stem, shots=2, seed=3, reseed=False)
     assert records(second.train_x) == records(first.train_x) and records(second.val) == records(first.val)
 
-    # ... and uses it as is, even when it no longer matches what sampling would give.
-    content["train"] = content["train"][:1]
+    # ... and uses it as is (its provenance matches the split), even when it no longer matches what
+    # sampling would give.
+    # (One sample per class, not one sample in all: a class without training images is an error now.)
+    kept = one_per_class(content["train"])
+    assert len(kept) < len(content["train"])
+    content["train"] = kept
     with open(path, "wb") as f:
         pickle.dump(content, f)
     third = build(root, stem, shots=2, seed=3)
-    assert records(third.train_x) == records(first.train_x[:1])
+    assert records(third.train_x) == records(kept)
 
 
 @pytest.mark.parametrize("stem", ["caltech101", "imagenet", "fgvc_aircraft"])
@@ -156,7 +159,9 @@ def test_cache_written_by_dassl_loads(data, monkeypatch):
         module = types.ModuleType(name)
         module.Datum = FakeDasslDatum
         monkeypatch.setitem(sys.modules, name, module)
-    content = {"train": [FakeDasslDatum(d) for d in full.train_x[:3]], "val": [FakeDasslDatum(d) for d in full.val[:2]]}
+    # One training sample per class (a class without any is an error since DATASET.MIN_SHOTS).
+    train = one_per_class(full.train_x)
+    content = {"train": [FakeDasslDatum(d) for d in train], "val": [FakeDasslDatum(d) for d in full.val[:2]]}
     blob = pickle.dumps(content, protocol=pickle.HIGHEST_PROTOCOL)
     assert b"dassl.data.datasets.base_dataset" in blob
     for name in names:
@@ -168,4 +173,4 @@ def test_cache_written_by_dassl_loads(data, monkeypatch):
         f.write(blob)
     ds = build(root, "caltech101", shots=1, seed=1)
     assert all(type(d) is Datum for d in ds.train_x + ds.val)
-    assert records(ds.train_x) == records(full.train_x[:3]) and records(ds.val) == records(full.val[:2])
+    assert records(ds.train_x) == records(train) and records(ds.val) == records(full.val[:2])

@@ -9,6 +9,8 @@ from collections import Counter, OrderedDict
 import pytest
 from scipy.io import loadmat
 
+from vlprompt.data import load_datum_pickle
+
 from .helpers import build
 from .expected import BENCHMARKS, EXPECTED, IMAGE_FOLDERS, SPLIT_FILES, VARIANTS
 
@@ -188,12 +190,11 @@ def test_imagenet_preprocessed_cache(data):
     first = build(root, "imagenet")
     assert os.path.isfile(cache)
     assert not [f for f in os.listdir(os.path.dirname(cache)) if f.endswith(".tmp")]  # written atomically
-    with open(cache, "rb") as f:
-        content = pickle.load(f)
-    assert set(content) == {"train", "test"}
+    content = load_datum_pickle(cache)  # written under Dassl's Datum name: plain pickle.load needs Dassl
+    assert set(content) == {"train", "test", "source"}  # "source": what it was built from
     assert records(content["train"]) == records(first.train_x) and records(content["test"]) == records(first.test)
 
-    # Once present it is the source of truth (no re-listing of the image folders).
+    # Once present (and matching the folders it was built from) it is the source of truth.
     content["train"] = content["train"][:5]
     with open(cache, "wb") as f:
         pickle.dump(content, f)

@@ -41,6 +41,15 @@ def _build_defaults() -> CN:
     _C.DATASET.NUM_SHOTS = -1
     _C.DATASET.SUBSAMPLE_CLASSES = "all"  # all | base | new
     _C.DATASET.SKIP_BAD_IMAGES = False  # vlprompt: skip unreadable images with a warning
+    # vlprompt data reliability (docs/data.md):
+    # seed of a split file generated because it is absent (1 = what the original's first SEED-1 run writes);
+    # the run's SEED no longer matters for it
+    _C.DATASET.SPLIT_SEED = 1
+    # with NUM_SHOTS >= 1: a class with fewer training images than this after sampling is an error
+    # (fewer than NUM_SHOTS is a warning); 0 disables the check
+    _C.DATASET.MIN_SHOTS = 1
+    # checks of all images before training: "full" (exist and decode), "files" (exist, non-empty), "off"
+    _C.DATASET.VALIDATE = "full"
 
     # ----- data loaders
     _C.DATALOADER = CN()

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import os
-from typing import Iterable, Optional, Sequence
+import warnings
+from typing import Dict, Iterable, List, Optional, Sequence
 
 from vlprompt.plugins import discover
 from vlprompt.utils.registry import Registry
@@ -12,6 +13,13 @@ DATASET_REGISTRY = Registry("DATASET", discover=lambda: discover("datasets"))
 
 class DatasetNotFoundError(FileNotFoundError):
     """A dataset folder, file or image is missing; the message says what was expected where."""
+
+
+def data_warning(message: str) -> None:
+    """A data problem that does not stop the run: printed to stdout (so it lands in the run's log.txt)
+    and raised as a ``UserWarning`` (so callers and tests can catch it)."""
+    print(f"Warning: {message}")
+    warnings.warn(message, UserWarning, stacklevel=2)
 
 
 class Datum:
@@ -75,6 +83,9 @@ class DatasetBase:
     :mod:`vlprompt.config.plugins`). Adding a reader in this repository also needs its dataset YAML
     (``configs/datasets/<stem>.yaml``) and a miniature maker (``vlprompt/testing/datasets.py``); the
     test suite names whichever is missing.
+
+    ``fewshot_report`` (None unless ``DATASET.NUM_SHOTS`` >= 1 was applied) summarises how many
+    training images each class got; see :func:`vlprompt.data.splits.fewshot_report`.
     """
 
     dataset_dir = ""
@@ -85,13 +96,37 @@ class DatasetBase:
     domains: list = []
 
     def __init__(self, train_x: Sequence[Datum] = None, train_u=None, val: Optional[Sequence[Datum]] = None,
-                 test: Sequence[Datum] = None):
-        self._train_x = train_x
+                 test: Sequence[Datum] = None, fewshot_report: Optional[dict] = None):
         self._train_u = train_u
+        self._set_lists(train_x, val, test)
+        self.fewshot_report = fewshot_report
+
+    def _set_lists(self, train_x, val, test) -> None:
+        self._train_x = train_x
         self._val = val
         self._test = test
         self._num_classes = self.get_num_classes(train_x)
         self._lab2cname, self._classnames = self.get_lab2cname(train_x)
+
+    def drop_images(self, impaths: Iterable[str]) -> Dict[str, List[str]]:
+        """Remove the samples whose image is in ``impaths`` from train_x, val and test (lists that are
+        the same object, e.g. ImageNet's val and test, stay shared); class counts and names are then
+        recomputed from train_x. Returns {"train_x"|"val"|"test": removed image paths}."""
+        impaths = set(impaths)
+        removed: Dict[str, List[str]] = {}
+        kept_by_id: Dict[int, list] = {}
+
+        def _filter(name, items):
+            if items is None:
+                return None
+            removed[name] = [d.impath for d in items if d.impath in impaths]
+            if id(items) not in kept_by_id:
+                kept_by_id[id(items)] = [d for d in items if d.impath not in impaths]
+            return kept_by_id[id(items)]
+
+        train_x, val, test = _filter("train_x", self._train_x), _filter("val", self._val), _filter("test", self._test)
+        self._set_lists(train_x, val, test)
+        return removed
 
     train_x = property(lambda self: self._train_x)
     train_u = property(lambda self: self._train_u)

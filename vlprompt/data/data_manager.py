@@ -1,10 +1,10 @@
-"""Builds the dataset, its transforms and the train/val/test loaders, as Dassl's DataManager."""
+"""Builds the dataset, validates it, builds its transforms and the train/val/test loaders, as Dassl's
+DataManager (plus the validation step of :mod:`vlprompt.data.validation`)."""
 from __future__ import annotations
 
 import warnings
 
 import torch
-from PIL import Image
 from tabulate import tabulate
 from torch.utils.data import DataLoader, Dataset
 
@@ -13,18 +13,9 @@ from vlprompt.utils.dist import get_rank, get_world_size
 from .base import build_dataset
 from .samplers import GlobalBatchSampler, ShardSampler
 from .transforms import build_transform
+from .validation import read_image, validate_dataset
 
-
-def read_image(path: str) -> Image.Image:
-    """Open an image as RGB; failures name the file (never a bare PIL traceback)."""
-    try:
-        with Image.open(path) as img:
-            return img.convert("RGB")
-    except Exception as e:
-        raise RuntimeError(
-            f'Cannot read image "{path}": {type(e).__name__}: {e}. Replace or remove the file, '
-            "or set DATASET.SKIP_BAD_IMAGES True to skip unreadable images with a warning."
-        ) from None
+__all__ = ["DataManager", "DatasetWrapper", "build_data_loader", "read_image"]
 
 
 class DatasetWrapper(Dataset):
@@ -96,8 +87,18 @@ def build_data_loader(cfg, data_source, batch_size: int, transform, is_train: bo
 
 
 class DataManager:
+    """Dataset, transforms and loaders of a run.
+
+    Right after the dataset is built (before any trainer builds its model) every image and label is
+    checked (``DATASET.VALIDATE``); unusable images are an error or, with ``DATASET.SKIP_BAD_IMAGES``,
+    dropped. For results.json: ``validation_report`` (see :func:`vlprompt.data.validation.validate_dataset`)
+    and ``dataset.fewshot_report`` (None without few-shot sampling; see
+    :func:`vlprompt.data.splits.fewshot_report`).
+    """
+
     def __init__(self, cfg, custom_tfm_train=None, custom_tfm_test=None, dataset_wrapper=None, dataset=None):
         dataset = dataset if dataset is not None else build_dataset(cfg)
+        self.validation_report = validate_dataset(cfg, dataset)
         tfm_train = custom_tfm_train if custom_tfm_train is not None else build_transform(cfg, is_train=True)
         tfm_test = custom_tfm_test if custom_tfm_test is not None else build_transform(cfg, is_train=False)
         if cfg.DATALOADER.TRAIN_X.SAMPLER != "RandomSampler":

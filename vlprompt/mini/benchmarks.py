@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import shutil
 import tempfile
 from dataclasses import dataclass, field, replace
@@ -207,19 +206,6 @@ def ensure_generated(bench: Benchmark, dataset_dir: str) -> None:
                 f"{info.get('world_version')}, this code: {WORLD_VERSION}); delete the folder to regenerate it.")
 
 
-def seeded_split(image_dir: str, new_cnames: Dict[str, str]):
-    """The reference's 50/20/30 folder split drawn from a fixed seed; the global ``random`` state is
-    restored afterwards, so few-shot sampling does not depend on whether the split was just written."""
-    from vlprompt.data.splits import read_and_split_data
-
-    state = random.getstate()
-    try:
-        random.seed(SPLIT_SEED)
-        return read_and_split_data(image_dir, new_cnames=new_cnames)
-    finally:
-        random.setstate(state)
-
-
 # ----------------------------------------------------------------------------- reader base class
 
 class MiniDataset(FolderSplitDataset):
@@ -230,14 +216,18 @@ class MiniDataset(FolderSplitDataset):
     image_folder = "images"
     required = ["images/"]
     source = "generated on first use from the MiniCLIP world (vlprompt/mini/; see docs/miniclip.md)"
+    # The reference's 50/20/30 folder split, drawn from this fixed seed whatever DATASET.SPLIT_SEED says:
+    # the split is part of the benchmark's definition.
+    split_seed = SPLIT_SEED
 
     def __init__(self, cfg):
         root = os.path.abspath(os.path.expanduser(cfg.DATASET.ROOT))
         ensure_generated(self.benchmark, os.path.join(root, self.dataset_dir))
         super().__init__(cfg)
 
-    def generate_split(self):
-        return seeded_split(self.image_dir, dict(zip(self.benchmark.folders, self.benchmark.classnames)))
+    @property
+    def new_cnames(self) -> Dict[str, str]:
+        return dict(zip(self.benchmark.folders, self.benchmark.classnames))
 
 
 # ----------------------------------------------------------------------------- the benchmarks

@@ -1,9 +1,17 @@
 """Running averages used by the training log lines."""
 from __future__ import annotations
 
+import sys
 from collections import defaultdict
 
-import torch
+
+def _number(value):
+    """A tensor's Python number, anything else unchanged. torch is not imported here, so that
+    ``vlprompt.utils`` loads without it (dataset tools); a tensor implies torch is loaded."""
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(value, torch.Tensor):
+        return value.item()
+    return value
 
 
 class AverageMeter:
@@ -17,8 +25,7 @@ class AverageMeter:
         self.count = 0
 
     def update(self, val, n: int = 1) -> None:
-        if isinstance(val, torch.Tensor):
-            val = val.item()
+        val = _number(val)
         self.val = val
         self.sum += val * n
         self.count += n
@@ -38,9 +45,7 @@ class MetricMeter:
         if not isinstance(input_dict, dict):
             raise TypeError("Input to MetricMeter.update() must be a dictionary")
         for k, v in input_dict.items():
-            if isinstance(v, torch.Tensor):
-                v = v.item()
-            self.meters[k].update(v)
+            self.meters[k].update(_number(v))
 
     def __str__(self) -> str:
         return self.delimiter.join(f"{name} {m.val:.4f} ({m.avg:.4f})" for name, m in self.meters.items())

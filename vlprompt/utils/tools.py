@@ -1,4 +1,8 @@
-"""Seeding, folders, atomic writes and environment info."""
+"""Seeding, folders, atomic writes and environment info.
+
+torch is imported inside the functions that need it, so the data tools (readers, split helpers,
+scripts/datasets/prepare.py) can use the atomic writes without loading torch.
+"""
 from __future__ import annotations
 
 import os
@@ -8,11 +12,12 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-import torch
 
 
 def set_random_seed(seed: int) -> None:
     """Seed Python ``random``, NumPy and torch (CPU and all CUDA devices) with the same value."""
+    import torch
+
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
@@ -41,6 +46,8 @@ def _atomic_write(path, write_fn, mode: str) -> None:
 
 def atomic_torch_save(obj, path) -> None:
     """``torch.save`` to a temporary file then rename, so a crash never leaves a half-written file."""
+    import torch
+
     _atomic_write(path, lambda f: torch.save(obj, f), "wb")
 
 
@@ -54,6 +61,8 @@ def atomic_write_bytes(path, data: bytes) -> None:
 
 def collect_env_info() -> str:
     import platform
+
+    import torch
 
     lines = [
         f"Python: {sys.version.split()[0]}",
