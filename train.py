@@ -14,6 +14,7 @@ import torch
 from vlprompt.config import setup_cfg
 from vlprompt.engine import build_trainer
 from vlprompt.utils import collect_env_info, set_random_seed
+from vlprompt.utils.cli import parse_args_anywhere
 from vlprompt.utils.dist import cleanup_distributed, init_distributed, is_main_process
 from vlprompt.utils.run_guard import guarded_run
 
@@ -53,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> None:
-    args = build_parser().parse_args(argv)
+    args = parse_args_anywhere(build_parser(), argv)  # flags may also follow the KEY VALUE options
     cfg = setup_cfg(args)
     world = init_distributed(cfg.USE_CUDA)  # torchrun --nproc_per_node=N train.py ...
     if not is_main_process():
