@@ -13,8 +13,10 @@ import torch
 
 from vlprompt.config import setup_cfg
 from vlprompt.engine import build_trainer
-from vlprompt.utils import collect_env_info, set_random_seed, setup_logger
+from vlprompt.utils import collect_env_info, set_random_seed
+from vlprompt.utils.cli import parse_args_anywhere
 from vlprompt.utils.dist import cleanup_distributed, init_distributed, is_main_process
+from vlprompt.utils.run_guard import guarded_run
 
 
 def print_args(args, cfg) -> None:
@@ -52,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> None:
-    args = build_parser().parse_args(argv)
+    args = parse_args_anywhere(build_parser(), argv)  # flags may also follow the KEY VALUE options
     cfg = setup_cfg(args)
     world = init_distributed(cfg.USE_CUDA)  # torchrun --nproc_per_node=N train.py ...
     if not is_main_process():
@@ -60,8 +62,13 @@ def main(argv=None) -> None:
     if cfg.SEED >= 0:
         print(f"Setting fixed seed: {cfg.SEED}")
         set_random_seed(cfg.SEED)  # same seed on every rank: same few-shot split and initial context
-    if is_main_process():
-        setup_logger(cfg.OUTPUT_DIR)
+    # Rank 0 locks the output folder and starts log.txt; crashes and SIGTERM end up in the log.
+    with guarded_run(cfg.OUTPUT_DIR, main_process=is_main_process()):
+        run(args, cfg, world)
+
+
+def run(args: argparse.Namespace, cfg, world: int) -> None:
+    """The run itself (inside the output folder's guard): print the set-up, build the trainer, train or test."""
     if world > 1:
         print(f"Distributed run: {world} processes (global batch {cfg.DATALOADER.TRAIN_X.BATCH_SIZE})")
     if torch.cuda.is_available() and cfg.USE_CUDA:

@@ -9,16 +9,19 @@ Weights are looked up, in order, at:
 The architecture is inferred from the checkpoint's tensor shapes (as OpenAI's loader does), so an
 OpenAI-format checkpoint of any size loads, including tiny test ones. The model is returned as
 OpenAI builds it: conv/linear/attention weights fp16, LayerNorms and embeddings fp32, eval mode.
+Files are read through :mod:`vlprompt.utils.safe_load` (no code from a file runs; a truncated file's
+error names the file, its size and the config key it came from).
 """
 from __future__ import annotations
 
 import os
 import socket
-import warnings
 from typing import Optional
 
 import torch
 import torch.nn as nn
+
+from vlprompt.utils.safe_load import safe_load
 
 # Config name (as in the original configs) -> (OpenAI file name, open_clip architecture name)
 OPENAI_MODELS = {
@@ -63,13 +66,15 @@ class CLIPWeightsNotFoundError(FileNotFoundError):
     """No CLIP checkpoint could be found locally and none could be downloaded."""
 
 
-def _read_state_dict(path: str) -> dict:
-    try:  # OpenAI's released files are TorchScript archives
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)  # torch.jit deprecation notice
-            state_dict = torch.jit.load(path, map_location="cpu").state_dict()
-    except RuntimeError:
-        state_dict = torch.load(path, map_location="cpu", weights_only=False)
+# How to get an intact file again, for the truncated/corrupt-file error (vlprompt.utils.safe_load).
+PATH_ORIGIN = "MODEL.BACKBONE.PATH"
+PATH_REMEDY = "Copy the file again from a complete source (or delete it and download it again)."
+
+
+def _read_state_dict(path: str, origin: str = PATH_ORIGIN, remedy: str = PATH_REMEDY) -> dict:
+    """A CLIP state dict from OpenAI's TorchScript archive or a plain ``torch.save`` file, read safely."""
+    loaded = safe_load(path, what="CLIP weights", origin=origin, remedy=remedy, allow_torchscript=True)
+    state_dict = loaded.state_dict() if isinstance(loaded, torch.jit.ScriptModule) else loaded
     if isinstance(state_dict, dict) and "state_dict" in state_dict and isinstance(state_dict["state_dict"], dict):
         state_dict = state_dict["state_dict"]
     if not isinstance(state_dict, dict):
@@ -97,9 +102,9 @@ def build_from_openai_state_dict(state_dict: dict, source: str) -> nn.Module:
     return build_model_from_openai_state_dict(state_dict, quick_gelu=True, cast_dtype=torch.float16)
 
 
-def build_from_openai_file(path: str) -> nn.Module:
-    """Rebuild CLIP from an OpenAI-format checkpoint file."""
-    return build_from_openai_state_dict(_read_state_dict(path), path)
+def build_from_openai_file(path: str, origin: str = PATH_ORIGIN, remedy: str = PATH_REMEDY) -> nn.Module:
+    """Rebuild CLIP from an OpenAI-format checkpoint file (``origin``/``remedy``: for the corrupt-file error)."""
+    return build_from_openai_state_dict(_read_state_dict(path, origin, remedy), path)
 
 
 def _download_openai(arch: str, cache_dir: str) -> str:
@@ -126,11 +131,11 @@ def load_clip(name: str, path: str = "", cache_dir: str = "~/.cache/clip", pretr
             raise CLIPWeightsNotFoundError(f'MODEL.BACKBONE.PATH "{path}" does not exist')
         if name in OPENAI_MODELS or name in BUILTIN_MODELS or name == "":
             return build_from_openai_file(path)
-        try:
-            state_dict = _read_state_dict(path)
-        except Exception:
-            state_dict = None  # not a plain/TorchScript state dict: let open_clip read the file
-        if state_dict is not None and is_openai_state_dict(state_dict):
+        if path.endswith((".npz", ".npy")):  # big_vision weights, no pickle: open_clip reads these
+            return _create_open_clip(name, path)
+        # Read (safely) here first; open_clip then reads an intact, allowed file with weights_only=True.
+        state_dict = _read_state_dict(path)
+        if is_openai_state_dict(state_dict):
             return build_from_openai_state_dict(state_dict, path)
         return _create_open_clip(name, path)
 
@@ -140,20 +145,25 @@ def load_clip(name: str, path: str = "", cache_dir: str = "~/.cache/clip", pretr
         local = os.path.join(cache_dir, filename)
         if not os.path.isfile(local):
             make(local)
-        return build_from_openai_file(local)
+        return build_from_openai_file(
+            local, origin=f"the cache folder MODEL.BACKBONE.CACHE_DIR, built-in {name} written as {filename}",
+            remedy="Delete the file: it is written again on the next run.")
     if name in OPENAI_MODELS:
         filename, arch = OPENAI_MODELS[name]
         local = os.path.join(cache_dir, filename)
-        if os.path.isfile(local):
-            return build_from_openai_file(local)
-        try:
-            return build_from_openai_file(_download_openai(arch, cache_dir))
-        except Exception as e:
-            raise CLIPWeightsNotFoundError(
-                f'CLIP weights for "{name}" were not found at "{local}" and could not be downloaded '
-                f"({type(e).__name__}: {e}). Copy OpenAI's {filename} to {local} (or set "
-                f"MODEL.BACKBONE.CACHE_DIR to the folder holding it), or point MODEL.BACKBONE.PATH at the file."
-            ) from None
+        origin = f"the cache folder MODEL.BACKBONE.CACHE_DIR, OpenAI file name {filename}"
+        remedy = (f"Delete it and run again to download it again (or copy OpenAI's {filename} there again), "
+                  "or point MODEL.BACKBONE.PATH at an intact copy.")
+        if not os.path.isfile(local):
+            try:
+                local = _download_openai(arch, cache_dir)
+            except Exception as e:
+                raise CLIPWeightsNotFoundError(
+                    f'CLIP weights for "{name}" were not found at "{local}" and could not be downloaded '
+                    f"({type(e).__name__}: {e}). Copy OpenAI's {filename} to {local} (or set "
+                    f"MODEL.BACKBONE.CACHE_DIR to the folder holding it), or point MODEL.BACKBONE.PATH at the file."
+                ) from None
+        return build_from_openai_file(local, origin=origin, remedy=remedy)
     if not pretrained_tag:
         raise ValueError(
             f'Unknown CLIP backbone "{name}". Use one of {list(OPENAI_MODELS)} (OpenAI weights), '

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import os
-import pickle
 from collections import OrderedDict
 
 import torch
 
+from vlprompt.utils.safe_load import CHECKPOINT_REMEDY, safe_load
 from vlprompt.utils.tools import atomic_torch_save, atomic_write_text
 
 
@@ -84,46 +84,17 @@ def save_checkpoint(state: dict, save_dir: str, is_best: bool = False, model_nam
     return fpath
 
 
-class _Stub:
-    """Stands in for classes that cannot be imported when reading a foreign checkpoint."""
-
-    def __init__(self, *args, **kwargs):
-        pass
-
-    def __setstate__(self, state):
-        self.__dict__["_state"] = state
-
-
-class _LenientUnpickler(pickle.Unpickler):
-    def find_class(self, module, name):
-        try:
-            return super().find_class(module, name)
-        except Exception:
-            return type(name, (_Stub,), {"__module__": module})
-
-
-class _LenientPickleModule:
-    Unpickler = _LenientUnpickler
-    load = pickle.load
-
-
 def load_checkpoint(fpath: str) -> dict:
-    """Load a checkpoint written by us or by the original code onto the CPU.
+    """Load a checkpoint written by us or by the original code onto the CPU, executing nothing from it.
 
-    Ours load with ``weights_only=True``. The reference's scheduler state pickles a PyTorch scheduler
-    object, which needs full unpickling; classes that no longer exist are replaced by stubs (only
-    ``state_dict`` and ``epoch`` are needed for evaluation). Only load checkpoints you trust.
+    Goes through :func:`vlprompt.utils.safe_load.safe_load`: the reference's pickled scheduler objects
+    load as inert stand-ins (only ``state_dict`` and ``epoch`` are needed for evaluation); a file that
+    refers to other code is refused unless VLPROMPT_TRUST_PICKLES=1; a truncated file raises
+    CorruptFileError naming the file and its size.
     """
     if not os.path.exists(fpath):
         raise FileNotFoundError(f'Model not found at "{fpath}"')
-    try:
-        return torch.load(fpath, map_location="cpu", weights_only=True)
-    except Exception:
-        pass
-    try:
-        return torch.load(fpath, map_location="cpu", weights_only=False)
-    except Exception:
-        return torch.load(fpath, map_location="cpu", weights_only=False, pickle_module=_LenientPickleModule)
+    return safe_load(fpath, what="checkpoint", remedy=CHECKPOINT_REMEDY)
 
 
 def resume_from_checkpoint(fdir: str, model, optimizer=None, scheduler=None, class_dependent=(), ignored=()) -> int:

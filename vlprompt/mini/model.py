@@ -20,6 +20,8 @@ from typing import Dict, Iterable, Optional
 
 import torch
 
+from vlprompt.utils.safe_load import safe_load
+
 FORMAT = "vlprompt-miniclip-v1"
 VOCAB_SIZE = 49408  # CLIP's BPE vocabulary
 CONFIG = {
@@ -120,7 +122,7 @@ def read_packed(path, expected_sha256: Optional[str] = None) -> dict:
                 "damaged or was replaced (a Git LFS pointer?). Restore the committed file; a retrained model "
                 "must also update PACKAGED_SHA256 in vlprompt/mini/model.py and docs/miniclip.md."
             )
-    return torch.load(path, map_location="cpu", weights_only=True)
+    return safe_load(path, what="MiniCLIP checkpoint", remedy="Restore the committed file (git checkout -- <file>).")
 
 
 def expand_file(src, dst) -> str:

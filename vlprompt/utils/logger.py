@@ -1,9 +1,15 @@
-"""Mirror stdout into ``<OUTPUT_DIR>/log.txt`` (never overwriting an existing log)."""
+"""Mirror stdout into ``<OUTPUT_DIR>/log.txt`` (never overwriting an existing log).
+
+Besides stdout, Python warnings and the traceback of a crash are written into the log (and still go to
+stderr). The rest of stderr (tqdm progress bars) stays out of the log.
+"""
 from __future__ import annotations
 
 import os
 import sys
 import time
+import traceback
+import warnings
 
 
 class _Tee:
@@ -14,6 +20,12 @@ class _Tee:
     def write(self, msg: str) -> None:
         self.console.write(msg)
         self.file.write(msg)
+
+    def log(self, msg: str) -> None:
+        """Write to the log file only (for text that already goes to the console via stderr)."""
+        if not self.file.closed:
+            self.file.write(msg)
+            self.file.flush()
 
     def flush(self) -> None:
         self.console.flush()
@@ -27,11 +39,42 @@ class _Tee:
         self.file.close()
 
 
+def _active_log():
+    return sys.stdout if isinstance(sys.stdout, _Tee) and not sys.stdout.file.closed else None
+
+
+def _install_warnings_hook() -> None:
+    """Warnings are shown as before (stderr) and also written into the active log file."""
+    if getattr(warnings.showwarning, "_vlprompt_mirrors_to_log", False):
+        return
+    previous = warnings.showwarning
+
+    def showwarning(message, category, filename, lineno, file=None, line=None):
+        previous(message, category, filename, lineno, file, line)
+        log = _active_log()
+        if log is not None and file is None:
+            log.flush()  # keep the warning after the stdout lines printed before it
+            log.log(warnings.formatwarning(message, category, filename, lineno, line))
+
+    showwarning._vlprompt_mirrors_to_log = True
+    warnings.showwarning = showwarning
+
+
+def log_exception(exc: BaseException, note: str = "") -> None:
+    """Write ``note`` and the traceback of ``exc`` into the active log file (Python prints it on stderr)."""
+    log = _active_log()
+    if log is None:
+        return
+    log.flush()
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    log.log((note + "\n" if note else "") + text)
+
+
 def setup_logger(output: str) -> str:
     """Tee stdout to ``output/log.txt`` (or to ``output`` itself if it ends in .txt/.log).
 
     An existing log gets a new sibling ``log.txt-YYYY-MM-DD-HH-MM-SS`` instead of being overwritten.
-    Returns the path written to.
+    From then on Python warnings are written into the log too. Returns the path written to.
     """
     if output is None or output == "":
         return ""
@@ -48,4 +91,5 @@ def setup_logger(output: str) -> str:
         current.close()
         current = current.console
     sys.stdout = _Tee(current, fpath)
+    _install_warnings_hook()
     return fpath

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -28,7 +29,18 @@ def mkdir_if_missing(path) -> None:
     os.makedirs(path, exist_ok=True)
 
 
+# The temporary files of _atomic_write: ".<target name>.<8 random characters of mkstemp>.tmp". One left
+# behind means a save was killed half-way; vlprompt.utils.run_guard removes them when a run starts.
+ATOMIC_TEMP_PATTERN = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.tmp$")
+
+
+def is_atomic_temp_file(name: str) -> bool:
+    """Whether a file name is one of :func:`_atomic_write`'s temporary files."""
+    return ATOMIC_TEMP_PATTERN.match(name) is not None
+
+
 def _atomic_write(path, write_fn, mode: str) -> None:
+    # Removed again on any exception; train.py turns SIGTERM into SystemExit so a terminated run does too.
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
