@@ -11,9 +11,19 @@ relative difference of the logits, peak memory.
 import argparse
 
 import torch
-
-from common import (autocast, build_models, common_args, device_name, image_size, max_rel_diff, median_time,
-                    peak_memory_mb, print_and_save, reset_peak, text_tokens)
+from common import (
+    autocast,
+    build_models,
+    common_args,
+    device_name,
+    image_size,
+    max_rel_diff,
+    median_time,
+    peak_memory_mb,
+    print_and_save,
+    reset_peak,
+    text_tokens,
+)
 
 
 def main(argv=None) -> None:

@@ -13,9 +13,19 @@ import argparse
 
 import torch
 import torch.nn.functional as F
-
-from common import (build_models, common_args, device_name, max_rel_diff, median_time, peak_memory_mb,
-                    print_and_save, reset_peak, text_tokens, image_size, autocast)
+from common import (
+    autocast,
+    build_models,
+    common_args,
+    device_name,
+    image_size,
+    max_rel_diff,
+    median_time,
+    peak_memory_mb,
+    print_and_save,
+    reset_peak,
+    text_tokens,
+)
 
 
 def main(argv=None) -> None:

@@ -2,7 +2,7 @@
 import os
 from typing import Dict, List
 
-from vlprompt.data import DATASET_REGISTRY, Datum, DatasetBase
+from vlprompt.data import DATASET_REGISTRY, DatasetBase, Datum
 from vlprompt.data.splits import Download, apply_fewshot_and_subsample, checked_dataset_dir, read_text_lines
 
 

@@ -2,12 +2,19 @@
 import os
 from typing import Dict, List, Sequence
 
-from vlprompt.data import DATASET_REGISTRY, Datum, DatasetBase
+from vlprompt.data import DATASET_REGISTRY, DatasetBase, Datum
 from vlprompt.data.base import data_warning
 from vlprompt.data.caches import UnsafePickleError, lines_digest, load_datum_pickle, write_datum_pickle
 from vlprompt.data.splits import (
-    Download, apply_fewshot_and_subsample, checked_dataset_dir, gdrive, list_class_files, read_class_folders,
-    read_classnames, read_wnid_folders, scan_class_folders,
+    Download,
+    apply_fewshot_and_subsample,
+    checked_dataset_dir,
+    gdrive,
+    list_class_files,
+    read_class_folders,
+    read_classnames,
+    read_wnid_folders,
+    scan_class_folders,
 )
 
 # CoOp's classnames.txt (CLIP's curated names); the four ImageNet variants use a copy of it too.

@@ -76,7 +76,6 @@ def script_env(data_root, tmp_path):
     return work, env
 
 
-
 @pytest.fixture(scope="session", autouse=True)
 def validation_stamps(tmp_path_factory):
     """The DataManager's image-validation stamps (vlprompt.data.validation) go to a folder private to the

@@ -2,9 +2,8 @@
 import pytest
 import torch
 
+from vlprompt.clip import CLIPWeightsNotFoundError, PromptLearner, TextEncoder, encode_text_tokens, load_clip, tokenize
 from vlprompt.testing.reference import reference_text_features
-from vlprompt.clip import (CLIPWeightsNotFoundError, PromptLearner, TextEncoder, encode_text_tokens, load_clip,
-                           tokenize)
 
 
 @pytest.fixture(scope="module")

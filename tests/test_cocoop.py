@@ -157,7 +157,7 @@ def test_interpret_prompt_prints_words(run_train, data_root, tmp_path, clip_cach
                            "--cache-dir", clip_cache])
     out = capsys.readouterr().out
     assert "Return the top-3 matched words" in out and "Size of context: (4, 64)" in out
-    lines = [l for l in out.splitlines() if re.match(r"\d: \[", l)]
+    lines = [line for line in out.splitlines() if re.match(r"\d: \[", line)]
     assert len(lines) == 4
     # The context was initialised from "a photo of a" and trained one epoch: "photo</w>" is still nearest.
     assert lines[1].startswith("2: ['photo</w>'")

@@ -16,7 +16,8 @@ import torch
 from vlprompt.clip import load_clip, tokenize
 from vlprompt.config import setup_cfg
 from vlprompt.data import build_dataset
-from vlprompt.mini import model as mini_model, report, world
+from vlprompt.mini import model as mini_model
+from vlprompt.mini import report, world
 from vlprompt.mini.benchmarks import BENCHMARKS
 from vlprompt.mini.pretrain import to_tensor
 

@@ -6,9 +6,9 @@ import sys
 import numpy as np
 import pytest
 
-from .helpers import REPO
-
 import parse_test_res as ptr  # noqa: E402  (helpers put the repository root on sys.path)
+
+from .helpers import REPO
 
 FINISHED = "epoch [10/10] batch [5/5] loss 0.1\nFinish training\n=> result\n* total: 48\n* accuracy: {}%\n"
 CRASHED = "epoch [3/10] batch [5/5] loss 0.9\nTraceback (most recent call last):\nRuntimeError: CUDA out of memory\n"

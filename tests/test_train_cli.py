@@ -1,12 +1,11 @@
 """train.py's command line: the flags may come before or after the KEY VALUE config options."""
 import pytest
 
+import train  # noqa: E402  (helpers put the repository root on sys.path)
 from vlprompt.config import setup_cfg
 from vlprompt.utils.cli import parse_args_anywhere, split_flags
 
 from .helpers import CALTECH_CFG, TINY_CFG
-
-import train  # noqa: E402  (helpers put the repository root on sys.path)
 
 FLAGS = ["--root", "data", "--seed", "2", "--trainer", "CoOp", "--dataset-config-file", CALTECH_CFG,
          "--config-file", TINY_CFG, "--output-dir", "out"]

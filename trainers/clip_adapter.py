@@ -21,8 +21,7 @@ import torch.nn.functional as F
 
 from vlprompt.clip import FixedTextCLIP, class_prompts, encode_class_prompts
 from vlprompt.config import declare
-from vlprompt.engine import TRAINER_REGISTRY, CLIPTrainer
-from vlprompt.engine import feature_cache
+from vlprompt.engine import TRAINER_REGISTRY, CLIPTrainer, feature_cache
 from vlprompt.engine.feature_cache import FeatureCache, FeatureLoader
 
 

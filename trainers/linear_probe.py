@@ -34,8 +34,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from vlprompt.config import declare
-from vlprompt.engine import TRAINER_REGISTRY, CLIPTrainer
-from vlprompt.engine import feature_cache
+from vlprompt.engine import TRAINER_REGISTRY, CLIPTrainer, feature_cache
 from vlprompt.engine.feature_cache import CachedFeatures, FeatureCache, FeatureLoader
 
 # The reference's initial grid, strongest to weakest C (first maximum wins on ties).

@@ -5,7 +5,13 @@ the dataset reader's (``DatasetBase.template``). Runs with the CoOp configs (``c
 """
 import torch
 
-from vlprompt.clip import IMAGENET_TEMPLATES_SELECT, FixedTextCLIP, build_clip_from_cfg, class_prompts, encode_class_prompts
+from vlprompt.clip import (
+    IMAGENET_TEMPLATES_SELECT,
+    FixedTextCLIP,
+    build_clip_from_cfg,
+    class_prompts,
+    encode_class_prompts,
+)
 from vlprompt.engine import TRAINER_REGISTRY
 from vlprompt.engine.trainer import TrainerX
 

@@ -7,8 +7,8 @@ import pytest
 from vlprompt.data import DATASET_REGISTRY, DatasetNotFoundError
 from vlprompt.data.data_manager import DatasetWrapper, read_image
 
-from .helpers import build, make_cfg, registry_name
 from .expected import EXPECTED, SPLIT_FILES
+from .helpers import build, make_cfg, registry_name
 
 
 def remove(path):

@@ -12,8 +12,8 @@ import pytest
 
 from vlprompt.data import Datum, load_datum_pickle
 
-from .helpers import build, one_per_class
 from .expected import BENCHMARKS, EXPECTED, VARIANTS
+from .helpers import build, one_per_class
 
 
 def records(items):

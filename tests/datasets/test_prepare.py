@@ -12,8 +12,8 @@ import pytest
 from vlprompt.data import DATASET_REGISTRY
 from vlprompt.data.splits import Download
 
-from .helpers import REPO, build, registry_name
 from .expected import EXPECTED
+from .helpers import REPO, build, registry_name
 
 SCRIPT = os.path.join(REPO, "scripts", "datasets", "prepare.py")
 

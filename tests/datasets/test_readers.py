@@ -11,8 +11,8 @@ from scipy.io import loadmat
 
 from vlprompt.data import load_datum_pickle
 
-from .helpers import build
 from .expected import BENCHMARKS, EXPECTED, IMAGE_FOLDERS, SPLIT_FILES, VARIANTS
+from .helpers import build
 
 
 def per_label(items):

@@ -15,7 +15,7 @@ import textwrap
 
 import pytest
 
-from vlprompt.data import DataManager, Datum, DatasetBase, DatasetNotFoundError, load_datum_pickle
+from vlprompt.data import DataManager, DatasetBase, DatasetNotFoundError, Datum, load_datum_pickle
 from vlprompt.data.caches import UnsafePickleError, dump_datum_pickle, samples_digest
 from vlprompt.data.validation import STAMP_DIR_ENV, DatasetValidationError, check_labels
 

@@ -1,6 +1,6 @@
 """yacs configuration: the framework defaults, the plug-ins' sub-trees and the merge order of ``train.py``."""
-from .defaults import get_cfg_default, CfgNode
+from .defaults import CfgNode, get_cfg_default
 from .plugins import declare, extend_cfg
-from .setup import get_cfg, setup_cfg, merge_opts
+from .setup import get_cfg, merge_opts, setup_cfg
 
 __all__ = ["get_cfg_default", "get_cfg", "CfgNode", "declare", "extend_cfg", "setup_cfg", "merge_opts"]

@@ -23,8 +23,7 @@ from vlprompt.utils import AverageMeter, MetricMeter, mkdir_if_missing
 from vlprompt.utils.dist import all_gather_objects, get_world_size, is_distributed, is_main_process
 from vlprompt.utils.results import write_results
 
-from .checkpoint import (get_rng_state, load_checkpoint, load_state_dict_checked, resume_from_checkpoint,
-                         save_checkpoint)
+from .checkpoint import get_rng_state, load_checkpoint, load_state_dict_checked, resume_from_checkpoint, save_checkpoint
 
 
 class TrainerBase:
