@@ -31,7 +31,11 @@ def test_coop_learns_and_eval_only_reproduces(run_train, data_root, tmp_path):
     ckpt_dir = out / "prompt_learner"
     assert (ckpt_dir / "checkpoint").read_text() == "model.pth.tar-20\n"
     ckpt = torch.load(ckpt_dir / "model.pth.tar-20", weights_only=True)
-    assert set(ckpt) == {"state_dict", "epoch", "optimizer", "scheduler", "val_result", "rng_state"}
+    # The reference's entries, plus rng_state (exact resume) and the config (resume refuses another config).
+    assert set(ckpt) == {"state_dict", "epoch", "optimizer", "scheduler", "val_result", "rng_state", "config",
+                         "config_hash"}
+    assert ckpt["config"]["DATASET.NUM_SHOTS"] == 8 and "OUTPUT_DIR" not in ckpt["config"]
+    assert not (ckpt_dir / "model-last.pth.tar").exists()  # the rolling resume checkpoint is gone at the end
     assert ckpt["epoch"] == 20
     assert set(ckpt["state_dict"]) == {"ctx", "token_prefix", "token_suffix"}
     assert (out / "tensorboard").is_dir()

@@ -25,6 +25,7 @@ class ZeroshotCLIP(TrainerX):
 
     def build_model(self) -> None:
         clip_model = build_clip_from_cfg(self.cfg)
+        self.precision = "fp16" if self.device.type == "cuda" else "fp32"
         if self.device.type != "cuda":
             clip_model.float()  # CLIP as built is fp16, which the CPU does not run well
         clip_model.to(self.device)

@@ -19,7 +19,9 @@ The evaluation protocols load the model of their training protocol (``--model-di
 
 **One rule** for every launcher: a run is *finished* when its folder holds ``results.json`` (written
 after the final evaluation), and is skipped; a folder without one is an *interrupted* run, which
-train.py resumes from its last checkpoint in that folder.
+train.py resumes from its last checkpoint in that folder (a run that crashed is tried again, so the
+scripts never count it as done). A run whose results.json says ``"status": "failed"`` (it diverged)
+is reported as failed and not repeated.
 
 Command line (what the shell scripts call)::
 
@@ -264,6 +266,15 @@ class RunSpec:
         return run_status(self.output_dir)
 
 
+def failure_reason(output_dir: str) -> str:
+    """The ``error`` a failed run recorded in its results.json."""
+    try:
+        with open(os.path.join(output_dir, RESULTS_FILE)) as f:
+            return json.load(f).get("error", "no reason recorded")
+    except (OSError, ValueError):
+        return "results.json unreadable"
+
+
 def run_status(output_dir: str) -> str:
     path = os.path.join(output_dir, RESULTS_FILE)
     if os.path.isfile(path):
@@ -318,11 +329,21 @@ def launch(specs: Sequence[RunSpec], keep_going: bool = False, in_process: bool 
     before each run. The first failure stops the rest unless ``keep_going``.
     """
     summary = LaunchSummary()
-    todo = [spec for spec in specs if spec.status() != "finished"]
+    todo = []
     for spec in specs:
-        if spec not in todo:
+        status = spec.status()
+        if status == "finished":
             print(f"Oops! The results exist at {spec.output_dir} (so skip this job)", flush=True)
             summary.skipped += 1
+        elif status == "failed":
+            # A diverged run is deterministic: running it again would fail again.
+            print(f"The run in {spec.output_dir} failed earlier ({failure_reason(spec.output_dir)}); see its log.txt. "
+                  "Change its configuration, or delete the folder to run it again.", file=sys.stderr, flush=True)
+            summary.failed += 1
+        else:
+            todo.append(spec)
+    if summary.failed and not keep_going:
+        return summary
     for i, spec in enumerate(todo, start=1):
         if progress:
             print(f"[{i}/{len(todo)}] {spec.output_dir}", flush=True)

@@ -101,6 +101,10 @@ def _build_defaults() -> CN:
     # ----- training loop
     _C.TRAIN = CN()
     _C.TRAIN.CHECKPOINT_FREQ = 0
+    # vlprompt: every N epochs, a rolling resume checkpoint (model-last.pth.tar: the learnable weights,
+    # optimiser, schedule and RNG state) so that an interrupted run always has something to resume
+    # from; removed once the final checkpoint is written. 0 turns it off.
+    _C.TRAIN.RESUME_CHECKPOINT_FREQ = 1
     _C.TRAIN.PRINT_FREQ = 10
 
     # ----- evaluation

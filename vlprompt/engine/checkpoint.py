@@ -1,8 +1,18 @@
-"""Checkpoint files in the reference layout: ``<dir>/<model name>/model.pth.tar-N`` + ``checkpoint``."""
+"""Checkpoint files in the reference layout: ``<dir>/<model name>/model.pth.tar-N`` + ``checkpoint``.
+
+Our checkpoints carry, besides the reference's entries, ``rng_state`` (exact resume) and ``config`` /
+``config_hash`` (the run's training-relevant config, :func:`run_fingerprint`): a run resumes only from
+a checkpoint of the same configuration. ``model-last.pth.tar`` is the rolling resume checkpoint written
+every ``TRAIN.RESUME_CHECKPOINT_FREQ`` epochs (the learnable weights, optimiser, schedule and RNG state,
+without the class-dependent buffers) and removed once the final checkpoint is written.
+"""
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from collections import OrderedDict
+from typing import Optional
 
 import torch
 
@@ -40,6 +50,60 @@ def set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+LAST_CHECKPOINT = "model-last.pth.tar"
+
+# Keys that may change between an interrupted run and its resumption: where things are, how much is
+# printed or checked, how many epochs in all (a run may be extended), how often checkpoints are written,
+# and evaluation-only settings.
+RESUME_IGNORED_KEYS = (
+    "OUTPUT_DIR", "RESUME", "VERBOSE", "USE_CUDA", "DATASET.ROOT", "DATASET.VALIDATE", "DATASET.SKIP_BAD_IMAGES",
+    "DATALOADER.NUM_WORKERS", "DATALOADER.TEST.BATCH_SIZE", "MODEL.BACKBONE.CACHE_DIR", "MODEL.BACKBONE.PATH",
+    "MODEL.TEXT_ENCODING", "OPTIM.MAX_EPOCH", "TRAIN.PRINT_FREQ", "TRAIN.CHECKPOINT_FREQ",
+    "TRAIN.RESUME_CHECKPOINT_FREQ", "TEST.PER_CLASS_RESULT", "TEST.COMPUTE_CMAT", "TEST.NO_TEST", "TEST.SPLIT",
+)
+
+
+class ResumeConfigError(ValueError):
+    """A run was asked to resume from a checkpoint written under another configuration."""
+
+
+def run_fingerprint(cfg) -> dict:
+    """The training-relevant part of a config as a flat ``{"KEY.PATH": value}`` dict (JSON values)."""
+    flat = {}
+
+    def walk(node, prefix):
+        for key, value in node.items():
+            full = prefix + key
+            if hasattr(value, "items"):
+                walk(value, full + ".")
+            elif full not in RESUME_IGNORED_KEYS:
+                flat[full] = list(value) if isinstance(value, tuple) else value
+    walk(cfg, "")
+    return flat
+
+
+def fingerprint_hash(fingerprint: dict) -> str:
+    return hashlib.sha256(json.dumps(fingerprint, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def check_resume_config(stored: Optional[dict], current: dict, source: str) -> None:
+    """Refuse to resume from ``source`` when its stored fingerprint differs from the current run's."""
+    if stored is None:
+        print(f'Note: "{source}" records no config (written by the original code or an older vlprompt); '
+              "resuming without checking that it comes from the same configuration")
+        return
+    diff = sorted(k for k in set(stored) | set(current) if stored.get(k, "<absent>") != current.get(k, "<absent>"))
+    if diff:
+        shown = "; ".join(f"{k}: {stored.get(k, '<absent>')!r} in the checkpoint, {current.get(k, '<absent>')!r} now"
+                          for k in diff[:8])
+        raise ResumeConfigError(
+            f'Cannot resume from "{source}": it was written by a run with another configuration ({shown}'
+            f"{'; ...' if len(diff) > 8 else ''}). Resuming would continue (or skip) that run's training and "
+            "report its result under this configuration. Use a new --output-dir for this run, or delete the "
+            "old run's folder to start over."
+        )
+
+
 def _strip_module(state_dict):
     return OrderedDict((k[7:] if k.startswith("module.") else k, v) for k, v in state_dict.items())
 
@@ -68,14 +132,15 @@ def load_state_dict_checked(module, state_dict: dict, source: str, class_depende
         )
 
 
-def save_checkpoint(state: dict, save_dir: str, is_best: bool = False, model_name: str = "") -> str:
+def save_checkpoint(state: dict, save_dir: str, is_best: bool = False, model_name: str = "", quiet: bool = False) -> str:
     """Write ``model.pth.tar-{epoch}`` (or ``model_name``) atomically and update the ``checkpoint`` file."""
     os.makedirs(save_dir, exist_ok=True)
     state = dict(state)
     state["state_dict"] = _strip_module(state["state_dict"])
     fpath = os.path.join(save_dir, model_name or f"model.pth.tar-{state['epoch']}")
     atomic_torch_save(state, fpath)
-    print(f"Checkpoint saved to {fpath}")
+    if not quiet:
+        print(f"Checkpoint saved to {fpath}")
     atomic_write_text(os.path.join(save_dir, "checkpoint"), f"{os.path.basename(fpath)}\n")
     if is_best:
         best = os.path.join(save_dir, "model-best.pth.tar")
@@ -97,8 +162,8 @@ def load_checkpoint(fpath: str) -> dict:
     return safe_load(fpath, what="checkpoint", remedy=CHECKPOINT_REMEDY)
 
 
-def resume_from_checkpoint(fdir: str, model, optimizer=None, scheduler=None, class_dependent=(), ignored=()) -> int:
-    """Load the file named in ``fdir/checkpoint`` into model/optimizer/scheduler; return its epoch."""
+def checkpoint_to_resume(fdir: str) -> str:
+    """The file named in ``fdir/checkpoint`` (the most recently written checkpoint)."""
     ckpt_file = os.path.join(fdir, "checkpoint")
     if not os.path.exists(ckpt_file):
         raise FileNotFoundError(
@@ -106,9 +171,20 @@ def resume_from_checkpoint(fdir: str, model, optimizer=None, scheduler=None, cla
             "Remove the folder to train from scratch."
         )
     with open(ckpt_file) as f:
-        fpath = os.path.join(fdir, f.readline().strip())
+        return os.path.join(fdir, f.readline().strip())
+
+
+def resume_from_checkpoint(fdir: str, model, optimizer=None, scheduler=None, class_dependent=(), ignored=(),
+                           run_config: Optional[dict] = None) -> int:
+    """Load the file named in ``fdir/checkpoint`` into model/optimizer/scheduler; return its epoch.
+
+    With ``run_config`` (:func:`run_fingerprint` of the current run), a checkpoint written under another
+    configuration is refused (:class:`ResumeConfigError`)."""
+    fpath = checkpoint_to_resume(fdir)
     print(f'Loading checkpoint from "{fpath}"')
     checkpoint = load_checkpoint(fpath)
+    if run_config is not None:
+        check_resume_config(checkpoint.get("config"), run_config, fpath)
     load_state_dict_checked(model, checkpoint["state_dict"], fpath, class_dependent, ignored)
     print("Loaded model weights")
     if optimizer is not None and checkpoint.get("optimizer") is not None:

@@ -110,7 +110,11 @@ class CLIPTrainer(TrainerX):
         """CLIP in the run's precision (fp16 as OpenAI's, or fp32), eval mode, on the run's device
         (``to_device``; trainers that use one tower only move that one)."""
         clip_model = build_clip_from_cfg(self.cfg)
-        self.precision = resolve_precision(self.cfg.TRAINER[self.prec_key].PREC, self.device)
+        requested = self.cfg.TRAINER[self.prec_key].PREC
+        self.precision = resolve_precision(requested, self.device)
+        # The config dump above shows what was asked for; this line (and results.json) what is used.
+        note = "" if self.precision == requested else f" (TRAINER.{self.prec_key}.PREC {requested} needs a GPU)"
+        print(f"Precision: {self.precision}{note}")
         if self.precision != "fp16":
             clip_model.float()
         if self.check_input_size:

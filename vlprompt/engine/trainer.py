@@ -23,7 +23,20 @@ from vlprompt.utils import AverageMeter, MetricMeter, mkdir_if_missing
 from vlprompt.utils.dist import all_gather_objects, get_world_size, is_distributed, is_main_process
 from vlprompt.utils.results import write_results
 
-from .checkpoint import get_rng_state, load_checkpoint, load_state_dict_checked, resume_from_checkpoint, save_checkpoint
+from .checkpoint import (
+    LAST_CHECKPOINT,
+    fingerprint_hash,
+    get_rng_state,
+    load_checkpoint,
+    load_state_dict_checked,
+    resume_from_checkpoint,
+    run_fingerprint,
+    save_checkpoint,
+)
+
+
+class RunDiverged(FloatingPointError):
+    """The loss or a learnable parameter became infinite or NaN; the message says where and at what lr."""
 
 
 class TrainerBase:
@@ -78,37 +91,53 @@ class TrainerBase:
         return names
 
     # ------------------------------------------------------------------ checkpoints
-    def save_model(self, epoch: int, directory: str, is_best: bool = False, val_result=None, model_name: str = "") -> None:
+    def save_model(self, epoch: int, directory: str, is_best: bool = False, val_result=None, model_name: str = "",
+                   weights_only_learnable: bool = False) -> None:
+        """Checkpoint every registered model (rank 0 only). ``weights_only_learnable`` leaves out the
+        class-dependent buffers (rebuilt on load anyway): the small rolling resume checkpoint."""
         if not is_main_process():  # one writer in distributed runs
             return
+        fingerprint = run_fingerprint(self.cfg) if getattr(self, "cfg", None) is not None else None
         for name in self.get_model_names():
             optim = self._optims[name]
             sched = self._scheds[name]
-            save_checkpoint(
-                {
-                    "state_dict": self._models[name].state_dict(),
-                    "epoch": epoch + 1,
-                    "optimizer": optim.state_dict() if optim is not None else None,
-                    "scheduler": sched.state_dict() if sched is not None else None,
-                    "val_result": val_result,
-                    "rng_state": get_rng_state(),  # extra key (ignored by the reference's loader)
-                },
-                os.path.join(directory, name),
-                is_best=is_best,
-                model_name=model_name,
-            )
+            state_dict = self._models[name].state_dict()
+            if weights_only_learnable:
+                state_dict = {k: v for k, v in state_dict.items() if k.split(".")[-1] not in self.class_dependent_keys}
+            state = {
+                "state_dict": state_dict,
+                "epoch": epoch + 1,
+                "optimizer": optim.state_dict() if optim is not None else None,
+                "scheduler": sched.state_dict() if sched is not None else None,
+                "val_result": val_result,
+                "rng_state": get_rng_state(),  # extra keys (ignored by the reference's loader)
+            }
+            if fingerprint is not None:
+                state.update(config=fingerprint, config_hash=fingerprint_hash(fingerprint))
+            # The rolling resume checkpoint is written quietly (the log shows the reference's saves only).
+            save_checkpoint(state, os.path.join(directory, name), is_best=is_best, model_name=model_name,
+                            quiet=weights_only_learnable)
 
-    def resume_model_if_exist(self, directory: str) -> int:
+    def resume_model_if_exist(self, directory: str, required: bool = False) -> int:
+        """Resume every registered model from ``directory`` (its ``<name>/checkpoint`` file names the
+        latest checkpoint); 0 when there is none, which is an error when ``required`` (--resume DIR)."""
         names = self.get_model_names()
         if not names or not all(os.path.exists(os.path.join(directory, n)) for n in names):
+            if required:
+                expected = ", ".join(f'"{os.path.join(directory, n, "checkpoint")}"' for n in names) or "a registered model"
+                raise FileNotFoundError(
+                    f'--resume "{directory}": there is no checkpoint to resume from (expected {expected}, naming the '
+                    "latest model.pth.tar-N or model-last.pth.tar). Check the folder, or drop --resume to train from scratch."
+                )
             print("No checkpoint found, train from scratch")
             return 0
         print(f"Found checkpoint at {directory} (will resume training)")
+        fingerprint = run_fingerprint(self.cfg) if getattr(self, "cfg", None) is not None else None
         start_epoch = 0
         for name in names:
             start_epoch = resume_from_checkpoint(
                 os.path.join(directory, name), self._models[name], self._optims[name], self._scheds[name],
-                class_dependent=self.class_dependent_keys, ignored=self.ignored_checkpoint_keys,
+                class_dependent=self.class_dependent_keys, ignored=self.ignored_checkpoint_keys, run_config=fingerprint,
             )
         return start_epoch
 
@@ -137,9 +166,31 @@ class TrainerBase:
             if self._scheds[name] is not None:
                 self._scheds[name].step()
 
+    def where(self) -> str:
+        """Where training is, for error messages: epoch, batch and the current lr."""
+        parts = []
+        if hasattr(self, "epoch") and hasattr(self, "max_epoch"):
+            parts.append(f"epoch {self.epoch + 1}/{self.max_epoch}")
+        if hasattr(self, "batch_idx") and hasattr(self, "num_batches"):
+            parts.append(f"batch {self.batch_idx + 1}/{self.num_batches}")
+        try:
+            parts.append(f"lr {self.get_current_lr():.4e}")
+        except Exception:  # noqa: BLE001 - no optimiser: nothing to report
+            pass
+        return ", ".join(parts)
+
     def detect_anomaly(self, loss: torch.Tensor) -> None:
         if not torch.isfinite(loss).all():
-            raise FloatingPointError("Loss is infinite or NaN!")
+            raise RunDiverged(f"Loss is infinite or NaN! ({self.where()}): the run diverged. Lower OPTIM.LR, or use "
+                              "PREC fp32 if it diverged in fp16.")
+
+    def check_parameters_finite(self) -> None:
+        """After an epoch: every learnable parameter of the registered models must still be finite."""
+        for name in self.get_model_names():
+            bad = [n for n, p in self._models[name].named_parameters() if p.requires_grad and not torch.isfinite(p).all()]
+            if bad:
+                raise RunDiverged(f"Learnable parameters {bad} of {name} became infinite or NaN ({self.where()}): the "
+                                  "run diverged. Lower OPTIM.LR, or use PREC fp32 if it diverged in fp16.")
 
     def model_zero_grad(self, names=None) -> None:
         for name in self.get_model_names(names):
@@ -255,13 +306,21 @@ class SimpleTrainer(TrainerBase):
         raise NotImplementedError
 
     def train(self) -> None:
-        super().train(self.start_epoch, self.max_epoch)
+        try:
+            super().train(self.start_epoch, self.max_epoch)
+        except RunDiverged as e:
+            # Marked failed (not finished) in results.json, so no launcher counts it as a result.
+            print(f"Run failed: {e}")
+            self.record_results({}, self.cfg.TEST.SPLIT, status="failed", error=str(e))
+            raise
 
     def before_train(self) -> None:
         directory = self.cfg.OUTPUT_DIR
         if self.cfg.RESUME:
             directory = self.cfg.RESUME
-        self.start_epoch = self.resume_model_if_exist(directory)
+        self.start_epoch = self.resume_model_if_exist(directory, required=bool(self.cfg.RESUME))
+        if self.start_epoch and self.cfg.TEST.FINAL_MODEL == "best_val":
+            self.best_result = self._best_val_so_far(directory)
         writer_dir = os.path.join(self.output_dir, "tensorboard")
         mkdir_if_missing(writer_dir)
         self.init_writer(writer_dir)
@@ -287,14 +346,40 @@ class SimpleTrainer(TrainerBase):
         meet_checkpoint_freq = (
             (self.epoch + 1) % self.cfg.TRAIN.CHECKPOINT_FREQ == 0 if self.cfg.TRAIN.CHECKPOINT_FREQ > 0 else False
         )
+        self.check_parameters_finite()
         if do_test and self.cfg.TEST.FINAL_MODEL == "best_val":
             curr_result = self.test(split="val")
             is_best = curr_result > self.best_result
             if is_best:
                 self.best_result = curr_result
                 self.save_model(self.epoch, self.output_dir, val_result=curr_result, model_name="model-best.pth.tar")
+        resume_freq = self.cfg.TRAIN.RESUME_CHECKPOINT_FREQ
         if meet_checkpoint_freq or last_epoch:
             self.save_model(self.epoch, self.output_dir)
+            if last_epoch:
+                self._remove_last_checkpoints()
+        elif resume_freq > 0 and (self.epoch + 1) % resume_freq == 0:
+            # The rolling resume point (the latest epoch, small): always something for --resume.
+            self.save_model(self.epoch, self.output_dir, model_name=LAST_CHECKPOINT, weights_only_learnable=True)
+
+    def _remove_last_checkpoints(self) -> None:
+        """The final checkpoint supersedes the rolling resume checkpoint."""
+        if not is_main_process():
+            return
+        for name in self.get_model_names():
+            path = os.path.join(self.output_dir, name, LAST_CHECKPOINT)
+            if os.path.exists(path):
+                os.remove(path)
+
+    def _best_val_so_far(self, directory: str) -> float:
+        """The val accuracy of ``model-best.pth.tar`` of a resumed run (so a resumed run keeps its best)."""
+        best = -np.inf
+        for name in self.get_model_names():
+            path = os.path.join(directory, name, "model-best.pth.tar")
+            if os.path.exists(path):
+                value = load_checkpoint(path).get("val_result")
+                best = max(best, value) if value is not None else best
+        return best
 
     def before_test(self) -> None:
         """Hook: e.g. encode the class prompts once for the whole evaluation."""
@@ -331,10 +416,24 @@ class SimpleTrainer(TrainerBase):
         results = self.evaluator.evaluate()
         for k, v in results.items():
             self.write_scalar(f"{split}/{k}", v, self.epoch)
-        if split == self.cfg.TEST.SPLIT and is_main_process():
-            write_results(self.cfg, results, split=split, method=self.method_tag(), device=str(self.device),
-                          wall_time=time.time() - self.time_built, world_size=get_world_size())
+        if split == self.cfg.TEST.SPLIT:
+            self.record_results(results, split, images_evaluated=self.evaluator.num_evaluated)
         return list(results.values())[0]
+
+    def record_results(self, metrics: dict, split: str, status: str = "completed", **extra) -> None:
+        """results.json of the run (rank 0): metrics, status and what the run actually used."""
+        if not is_main_process():
+            return
+        data = {"precision": getattr(self, "precision", None)}
+        dm = getattr(self, "dm", None)
+        if dm is not None:
+            report = getattr(dm, "validation_report", None) or {}
+            data["images_skipped"] = report.get("num_skipped", {})
+            data["data_validation"] = report.get("mode")
+            data["shots_obtained"] = getattr(dm.dataset, "fewshot_report", None)
+        write_results(self.cfg, metrics, split=split, method=self.method_tag(), device=str(self.device),
+                      wall_time=time.time() - self.time_built, world_size=get_world_size(), status=status,
+                      **data, **extra)
 
     def eval_loader(self, split: str):
         """(split actually used, loader) for an evaluation; "val" falls back to "test" when there is no

@@ -21,6 +21,11 @@ class Classification:
         self._lab2cname = lab2cname
         self.reset()
 
+    @property
+    def num_evaluated(self) -> int:
+        """Images processed since the last reset."""
+        return self._total
+
     def reset(self) -> None:
         self._correct = 0
         self._total = 0
