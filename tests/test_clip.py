@@ -146,3 +146,59 @@ def test_clip_encode_text_equals_prompt_path(clip_fp32):
         pl_x.ctx.copy_(clip_fp32.token_embedding.weight[343])
         ref = clip_fp32.encode_text(pl_x.tokenized_prompts)
         torch.testing.assert_close(enc(pl_x(), pl_x.eot_indices), ref, rtol=1e-5, atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def clip4():
+    """A tiny CLIP with 4 text blocks (room for prompts at several depths)."""
+    from vlprompt.clip.tiny import build_tiny_clip
+
+    return build_tiny_clip(layers=4).float()
+
+
+@pytest.mark.parametrize("kind", ["deep", "class_specific", "both"])
+def test_layer_prompts_fast_paths_are_exact(clip4, kind):
+    """Replacing positions 1..n before given blocks (deep prompts: one tensor for every class; TCP-style:
+    one per class) gives the same features and gradients on every fast path as the plain 77-token
+    computation with the same replacements."""
+    names = ["apple_pie", "kite (bird of prey)", "cat", "yin yang", "face"]
+    torch.manual_seed(0)
+    pl = PromptLearner(clip4, names, n_ctx=4, verbose=False)
+    enc = TextEncoder(clip4)
+    deep = {i: torch.nn.Parameter(torch.randn(4, 64) * 0.02) for i in (1, 2)}
+    per_class = {2: torch.nn.Parameter(torch.randn(len(names), 4, 64) * 0.02)}
+    layer_prompts = {"deep": deep, "class_specific": per_class, "both": {1: deep[1], **per_class}}[kind]
+    params = [pl.ctx, *layer_prompts.values()]
+
+    def run(fn):
+        for p in params:
+            p.grad = None
+        feats = fn()
+        (feats * torch.linspace(-1, 1, feats.shape[-1])).sum().backward()
+        return feats.detach(), [p.grad.clone() for p in params]
+
+    ref_plan = pl.make_plan(truncate=False, shared_prefix=False)
+    f_ref, g_ref = run(lambda: enc(pl(ref_plan), ref_plan.eot_indices, layer_prompts))
+    for truncate, shared in [(True, True), (True, False), (False, True)]:
+        plan = pl.make_plan(truncate, shared)
+        f, g = run(lambda: enc.encode(pl(plan), plan, layer_prompts=layer_prompts))
+        torch.testing.assert_close(f, f_ref, rtol=1e-5, atol=1e-5)
+        for a, b in zip(g, g_ref):
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4 * b.abs().max().item())
+    # The replacement matters (the test would pass vacuously otherwise).
+    assert not torch.allclose(enc(pl(ref_plan), ref_plan.eot_indices), f_ref, atol=1e-4)
+
+
+def test_layer_prompts_with_groups_and_chunks(clip4):
+    """Grouped prompts (CoCoOp-style, one group per image) in chunks, with class-specific layer prompts."""
+    names = ["apple_pie", "cat", "yin yang"]
+    torch.manual_seed(1)
+    pl = PromptLearner(clip4, names, n_ctx=2, verbose=False)
+    enc = TextEncoder(clip4)
+    per_class = {1: torch.randn(3, 2, 64) * 0.02, 3: torch.randn(2, 64) * 0.02}
+    prompts = torch.stack([pl(), pl() + 0.01])  # two groups
+    plan = pl.plan
+    fast = enc.encode(prompts, plan, chunk_size=2, layer_prompts=per_class)
+    ref_plan = pl.make_plan(False, False)
+    ref = torch.stack([enc(pl(ref_plan) + 0.01 * k, ref_plan.eot_indices, per_class) for k in range(2)])
+    torch.testing.assert_close(fast, ref, rtol=1e-5, atol=1e-5)
