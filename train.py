@@ -78,6 +78,7 @@ def run(args: argparse.Namespace, cfg, world: int) -> None:
     print(f"** System info **\n{collect_env_info()}\n")
 
     trainer = build_trainer(cfg)
+    trainer.write_run_info()  # config.yaml + classes.json: what vlprompt.predict rebuilds the model from
     try:
         if args.eval_only:
             trainer.load_model(args.model_dir, epoch=args.load_epoch)

@@ -50,6 +50,12 @@ class CoOp(CLIPTrainer):
     def build_custom_clip(self, classnames, clip_model):
         return CoOpCLIP(clip_model, self.build_prompt_learner(classnames, clip_model))
 
+    def check_new_classes(self, classnames) -> None:
+        c = self.cfg.TRAINER.COOP
+        if c.CSC and not c.CTX_INIT:
+            raise ValueError("This CoOp model has class-specific contexts (CSC True): one context per training "
+                             "class, none for new class names. Only unified-context models transfer to new classes.")
+
     def method_details(self) -> str:
         c = self.cfg.TRAINER.COOP
         return f"M={c.N_CTX}, {'CSC' if c.CSC else 'unified'}, {c.CLASS_TOKEN_POSITION}"

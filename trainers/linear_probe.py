@@ -145,6 +145,7 @@ class LinearProbe(CLIPTrainer):
     prec_key = "LINEAR_PROBE"
     learnable = "linear_probe"
     class_dependent_keys = ()
+    supports_new_classes = False  # one weight vector per training class
 
     @classmethod
     def extend_cfg(cls, cfg) -> None:
@@ -224,6 +225,14 @@ class LinearProbe(CLIPTrainer):
         self.save_model(0, self.output_dir, val_result=val_acc,
                         is_best=self.cfg.TEST.FINAL_MODEL == "best_val")
         self.after_train()  # "Finish training", test on TEST.SPLIT, elapsed time
+
+    @torch.no_grad()
+    def predict_logits(self, images: torch.Tensor) -> torch.Tensor:
+        """Images -> frozen image features (as the feature cache extracts them) -> the classifier."""
+        encoder = self.features.image_encoder
+        with self.autocast():
+            features = encoder(images.to(self.device).type(self.features.dtype)).float()
+        return self.model(features).float()
 
     # ------------------------------------------------------------ evaluation on cached features
     def eval_loader(self, split: str):

@@ -9,3 +9,12 @@ from vlprompt.plugins import alias_plugin_packages as _alias
 __version__ = "0.1.0"
 
 _alias()
+
+
+def __getattr__(name: str):
+    # ``vlprompt.load_classifier`` without importing torch at ``import vlprompt``.
+    if name == "load_classifier":
+        from vlprompt.predict import load_classifier
+
+        return load_classifier
+    raise AttributeError(f"module 'vlprompt' has no attribute {name!r}")

@@ -16,7 +16,9 @@ usage() {
 launch() {
     local protocol=$1
     shift
+    local data=${DATA:-/path/to/datasets}
+    [ -d "$data" ] && data="$(cd "$data" && pwd)"  # a relative DATA means: relative to where you are
     cd "$REPO_ROOT" || exit 1
-    exec "${PYTHON:-python}" -m vlprompt.launch "$protocol" --root "${DATA:-/path/to/datasets}" \
+    exec "${PYTHON:-python}" -m vlprompt.launch "$protocol" --root "$data" \
         ${PRINT_DIR:+--print-dir} "$@"
 }

@@ -50,7 +50,9 @@ def test_every_reader_declares_the_contract_attributes(name):
     reader = DATASET_REGISTRY.get(name)
     where = _where(reader)
     assert issubclass(reader, DatasetBase), f"{name} ({where}) must subclass vlprompt.data.DatasetBase"
-    assert reader.dataset_dir, f'{name} ({where}): set dataset_dir, its folder under DATASET.ROOT'
+    assert reader.dataset_dir or getattr(reader, "root_is_dataset", False), (
+        f"{name} ({where}): set dataset_dir, its folder under DATASET.ROOT (or root_is_dataset = True for a reader "
+        "whose DATASET.ROOT is the dataset itself)")
     assert reader.required, f"{name} ({where}): set required, the entries the layout check looks for"
     assert isinstance(reader.source, str) and reader.source, f"{name} ({where}): set source, where the data comes from"
     assert reader.template.count("{}") == 1, f'{name} ({where}): template needs one "{{}}" for the class name'

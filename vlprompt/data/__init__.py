@@ -14,7 +14,8 @@ from .splits import (
     load_or_generate_split, apply_fewshot_and_subsample, fewshot_cache_path, fewshot_report,
 )
 
-_LAZY = {"DataManager": ".data_manager", "DatasetWrapper": ".data_manager", "build_transform": ".transforms"}
+_LAZY = {"DataManager": ".data_manager", "DatasetWrapper": ".data_manager", "ClassesOnly": ".data_manager",
+         "build_transform": ".transforms"}
 
 __all__ = [
     "Datum", "DatasetBase", "DatasetNotFoundError", "DATASET_REGISTRY", "build_dataset",
@@ -22,6 +23,7 @@ __all__ = [
     "generate_fewshot_dataset", "load_or_create_fewshot", "subsample_classes",
     "split_dataset_by_label", "listdir_nohidden", "load_or_generate_split", "apply_fewshot_and_subsample",
     "fewshot_cache_path", "fewshot_report", "load_datum_pickle", "build_transform", "DataManager", "DatasetWrapper",
+    "ClassesOnly",
 ]
 
 

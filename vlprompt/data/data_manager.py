@@ -134,3 +134,32 @@ class DataManager:
             table.append(["# val", f"{len(d.val):,}"])
         table.append(["# test", f"{len(d.test):,}"])
         print(tabulate(table))
+
+
+class ClassesOnly:
+    """What a trainer knows of the data when it only predicts: class names and the hand-written template.
+
+    Stands in for :class:`DataManager` (``dataset.classnames``, ``dataset.template``, ``num_classes``,
+    ``lab2cname``, the test transform) when a trained model is rebuilt without its dataset
+    (:mod:`vlprompt.predict`); there are no loaders.
+    """
+
+    train_loader_x = train_loader_u = val_loader = test_loader = None
+    validation_report = None
+
+    def __init__(self, cfg, classnames, template: str):
+        from types import SimpleNamespace
+
+        classnames = list(classnames)
+        if not classnames:
+            raise ValueError("A classifier needs at least one class name")
+        self.dataset = SimpleNamespace(classnames=classnames, template=template, num_classes=len(classnames),
+                                       lab2cname=dict(enumerate(classnames)), fewshot_report=None,
+                                       train_x=[], val=None, test=[])
+        self.tfm_test = build_transform(cfg, is_train=False)
+        self.tfm_train = self.tfm_test
+        self.cfg = cfg
+
+    num_classes = property(lambda self: self.dataset.num_classes)
+    lab2cname = property(lambda self: self.dataset.lab2cname)
+    classnames = property(lambda self: self.dataset.classnames)

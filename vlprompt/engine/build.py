@@ -8,8 +8,8 @@ from vlprompt.utils.registry import Registry
 TRAINER_REGISTRY = Registry("TRAINER", discover=lambda: discover("trainers"))
 
 
-def build_trainer(cfg):
-    """Instantiate the trainer registered under ``cfg.TRAINER.NAME``."""
+def build_trainer(cfg, data=None):
+    """Instantiate the trainer registered under ``cfg.TRAINER.NAME`` (``data``: see SimpleTrainer)."""
     if not cfg.TRAINER.NAME:
         raise ValueError(f"TRAINER.NAME is empty: pass --trainer (registered: {TRAINER_REGISTRY.registered_names()})")
     cls = TRAINER_REGISTRY.get(cfg.TRAINER.NAME)
@@ -21,4 +21,4 @@ def build_trainer(cfg):
         )
     if cfg.VERBOSE:
         print(f"Loading trainer: {cfg.TRAINER.NAME}")
-    return cls(cfg)
+    return cls(cfg) if data is None else cls(cfg, data=data)

@@ -275,7 +275,9 @@ class TrainerBase:
 class SimpleTrainer(TrainerBase):
     """Builds data, model and evaluator from the config; implements train/test semantics of the spec."""
 
-    def __init__(self, cfg):
+    def __init__(self, cfg, data=None):
+        """``data``: a ready DataManager-like object instead of building the dataset (e.g.
+        :class:`vlprompt.data.ClassesOnly` to rebuild a trained model for prediction)."""
         super().__init__()
         self.check_cfg(cfg)
         self.device = torch.device("cuda") if torch.cuda.is_available() and cfg.USE_CUDA else torch.device("cpu")
@@ -284,7 +286,7 @@ class SimpleTrainer(TrainerBase):
         self.output_dir = cfg.OUTPUT_DIR
         self.cfg = cfg
         self.time_built = time.time()
-        self.build_data_loader()
+        self.build_data_loader(data)
         self.build_model()
         self.evaluator = build_evaluator(cfg, lab2cname=self.lab2cname)
         self.best_result = -np.inf
@@ -292,8 +294,42 @@ class SimpleTrainer(TrainerBase):
     def check_cfg(self, cfg) -> None:
         """Trainers override this to validate their own keys."""
 
-    def build_data_loader(self) -> None:
-        dm = DataManager(self.cfg)
+    # ------------------------------------------------------------------ prediction
+    #: Whether a trained model can classify class names it was not trained on (prompt methods can:
+    #: their class-dependent parts are rebuilt from the names); methods that learn one weight per
+    #: training class set False, or override :meth:`check_new_classes`.
+    supports_new_classes = True
+
+    def check_new_classes(self, classnames) -> None:
+        """Raise a clear error if this trained model cannot classify ``classnames`` (other than its own)."""
+        if not self.supports_new_classes:
+            raise ValueError(f"{type(self).__name__} learns one weight per training class: it can only classify the "
+                             "classes it was trained on, not new class names")
+
+    def predict_logits(self, images: torch.Tensor) -> torch.Tensor:
+        """Logits of preprocessed images, as evaluation computes them (between before_test/after_test)."""
+        return self.model_inference(images)
+
+    def run_info(self) -> dict:
+        """What rebuilds this run's model for prediction besides its checkpoint (written as classes.json)."""
+        ds = self.dm.dataset
+        return {"trainer": self.cfg.TRAINER.NAME, "dataset": self.cfg.DATASET.NAME, "classnames": list(ds.classnames),
+                "template": ds.template}
+
+    def write_run_info(self) -> None:
+        """config.yaml and classes.json in the output folder: with the checkpoint, all that
+        :func:`vlprompt.predict.load_classifier` needs (rank 0)."""
+        if not is_main_process():
+            return
+        import json
+
+        from vlprompt.utils.tools import atomic_write_text
+
+        atomic_write_text(os.path.join(self.output_dir, "config.yaml"), self.cfg.dump())
+        atomic_write_text(os.path.join(self.output_dir, "classes.json"), json.dumps(self.run_info(), indent=2) + "\n")
+
+    def build_data_loader(self, data=None) -> None:
+        dm = data if data is not None else DataManager(self.cfg)
         self.train_loader_x = dm.train_loader_x
         self.train_loader_u = dm.train_loader_u
         self.val_loader = dm.val_loader

@@ -369,7 +369,37 @@ def make_imagenet_r(root: str, indices: Sequence[int] = IMAGENET_R_INDICES, n_pe
                                  lambda k: f"{('art', 'cartoon', 'sketch')[k % 3]}_{k}.jpg")
 
 
+# ----------------------------------------------------------------------------- your own images
+USER_CLASSES = ["01_apple", "02_kite", "03_yin_yang", "04_cat", "05_face"]
+
+
+def make_image_folder(root: str, classes=None, n_per_class: Counts = FOLDER_COUNTS, seed: int = 0, size: int = 32) -> str:
+    """image_folder/<NN_class>/<n>.jpg: a user's folder of class folders (DATASET.ROOT is this folder)."""
+    rng = random.Random(seed)
+    d = os.path.join(root, "image_folder")
+    _make_class_folders(d, list(classes or USER_CLASSES), n_per_class, rng, size, lambda c, i: f"{i:03d}.jpg")
+    return d
+
+
+def make_image_list(root: str, classes=None, n_per_class: Counts = FOLDER_COUNTS, seed: int = 0, size: int = 32) -> str:
+    """image_list/images/<n>.jpg + images.csv ("path,label" rows, no split column): a user's list
+    (DATASET.ROOT is image_list/, DATASET.CUSTOM.LIST images.csv)."""
+    rng = random.Random(seed)
+    d = os.path.join(root, "image_list")
+    classes = [c.split("_", 1)[1] for c in (classes or USER_CLASSES)]
+    rows, k = ["path,label"], 0
+    for label, (c, n) in enumerate(zip(classes, _counts(n_per_class, len(classes)))):
+        for _ in range(n):
+            save_image(os.path.join(d, "images", f"{k:04d}.jpg"), label, rng, size)
+            rows.append(f"images/{k:04d}.jpg,{c}")
+            k += 1
+    _write_text(os.path.join(d, "images.csv"), rows)
+    return d
+
+
 MAKERS: Dict[str, Callable[..., str]] = {
+    "image_folder": make_image_folder,
+    "image_list": make_image_list,
     "imagenet": make_imagenet,
     "caltech101": make_caltech101,
     "oxford_pets": make_oxford_pets,
