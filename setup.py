@@ -20,7 +20,8 @@ setup(
     python_requires=">=3.9",
     packages=find_packages(include=["vlprompt", "vlprompt.*"]) + ["vlprompt.trainers", "vlprompt.datasets"],
     package_dir={"vlprompt.trainers": "trainers", "vlprompt.datasets": "datasets"},
-    package_data={"vlprompt.mini": ["miniclip.pt"]},  # the built-in MiniCLIP checkpoint (docs/miniclip.md)
+    # the built-in MiniCLIP checkpoint (docs/miniclip.md) and the published numbers of the reproduction report
+    package_data={"vlprompt.mini": ["miniclip.pt"], "vlprompt.reproduce": ["published.csv"]},
     install_requires=read_requirements(),
     extras_require={"test": ["pytest>=7"]},
     license="MIT",

@@ -4,7 +4,10 @@
         --configs rn50_ep50 --root $DATA                 # run one after another
     python scripts/sweep.py ... --print > jobs.txt       # print the commands (one per line) for a scheduler
     python scripts/sweep.py ... --paper-epochs           # CoOp paper: 1 shot ep50, 2/4 ep100, 8/16 full
-    python scripts/sweep.py --protocol base2new_train --trainer CoCoOp --datasets dtd --configs <cfg> --shots 16
+    python scripts/sweep.py --protocol base2new --trainer CoCoOp --datasets dtd --configs <cfg> --shots 16
+    python scripts/sweep.py ... --launcher local --workers 4            # 4 runs at a time on this machine
+    python scripts/sweep.py ... --launcher local --gpus 8 --runs-per-gpu 2   # an 8-GPU box, 2 small runs per GPU
+    python scripts/sweep.py ... --launcher slurm --partition gpu --time 240 --no-wait   # a job array on Slurm
 
 Runs, output folders and the finished rule are those of ``vlprompt/launch.py`` (the shell scripts use
 the same): a folder holding results.json is finished and skipped; a folder without one (an interrupted
@@ -22,7 +25,7 @@ from typing import List
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from vlprompt.launch import PROTOCOLS, RunSpec, find_trainer_config, launch  # noqa: E402
+from vlprompt.launch import PROTOCOLS, RunSpec, add_launcher_args, find_trainer_config, launch, launcher_from_args  # noqa: E402
 
 
 def paper_config(cfg: str, shots: int) -> str:
@@ -36,10 +39,12 @@ def paper_config(cfg: str, shots: int) -> str:
 
 def expand(args) -> List[RunSpec]:
     runs = []
-    for dataset, shots, seed, cfg in itertools.product(args.datasets, args.shots, args.seeds, args.configs):
-        cfg_k = paper_config(cfg, shots) if args.paper_epochs else cfg
-        runs.append(RunSpec(args.protocol, args.trainer, dataset, cfg_k, seed=seed, shots=shots, root=args.root,
-                            output_root=args.output_root, opts=tuple(args.opts)))
+    protocols = ["base2new_train", "base2new_test"] if args.protocol == "base2new" else [args.protocol]
+    for protocol in protocols:
+        for dataset, shots, seed, cfg in itertools.product(args.datasets, args.shots, args.seeds, args.configs):
+            cfg_k = paper_config(cfg, shots) if args.paper_epochs else cfg
+            runs.append(RunSpec(protocol, args.trainer, dataset, cfg_k, seed=seed, shots=shots, root=args.root,
+                                output_root=args.output_root, opts=tuple(args.opts)))
     return runs
 
 
@@ -49,7 +54,8 @@ def main(argv=None) -> int:
     argv = argv[:argv.index("--")] if "--" in argv else argv
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--trainer", default="CoOp")
-    p.add_argument("--protocol", default="fewshot", choices=[x for x in PROTOCOLS if x != "zeroshot"])
+    p.add_argument("--protocol", default="fewshot", choices=[x for x in PROTOCOLS if x != "zeroshot"] + ["base2new"],
+                   help="base2new = base2new_train then base2new_test")
     p.add_argument("--datasets", nargs="+", required=True, help="config stems under configs/datasets/")
     p.add_argument("--shots", nargs="+", type=int, default=[1, 2, 4, 8, 16])
     p.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
@@ -59,6 +65,7 @@ def main(argv=None) -> int:
     p.add_argument("--paper-epochs", action="store_true")
     p.add_argument("--print", action="store_true", help="print the commands of unfinished runs and exit")
     p.add_argument("--keep-going", action="store_true", help="continue after a failed run")
+    add_launcher_args(p)
     args = p.parse_args(argv)
     args.opts = opts
     if not args.root:
@@ -75,7 +82,7 @@ def main(argv=None) -> int:
         for r in todo:
             print(shlex.join(r.command()))
         return 0
-    summary = launch(runs, keep_going=args.keep_going, quiet=True, progress=True)
+    summary = launch(runs, keep_going=args.keep_going, quiet=True, progress=True, launcher=launcher_from_args(args))
     print(summary)
     return summary.returncode
 

@@ -38,6 +38,7 @@ Command line (what the shell scripts call)::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shlex
@@ -321,14 +322,41 @@ class LaunchSummary:
         return f"Done: {self.ran} run, {self.skipped} skipped, {self.failed} failed"
 
 
-def launch(specs: Sequence[RunSpec], keep_going: bool = False, in_process: bool = False, quiet: bool = False,
-           progress: bool = False) -> LaunchSummary:
-    """Run every unfinished spec in order; finished ones are skipped with the scripts' message.
+LAUNCHERS = ("sequential", "local", "slurm", "submitit-local")
 
-    ``quiet`` hides train.py's output (it is in each run's log.txt); ``progress`` prints ``[i/n] folder``
-    before each run. The first failure stops the rest unless ``keep_going``.
-    """
-    summary = LaunchSummary()
+
+@dataclass
+class Launcher:
+    """Where runs execute. ``sequential``: one after another in this process's machine (the default of
+    the scripts). ``local``: ``workers`` parallel train.py processes; with ``gpus`` > 0, ``runs_per_gpu``
+    runs share each GPU (CUDA_VISIBLE_DEVICES per worker slot). ``slurm``: a submitit job array on a Slurm
+    cluster (requeued when pre-empted or timed out, and then resumed from its last checkpoint, by the
+    one rule); ``submitit-local``: the same jobs through submitit's local executor (for tests and
+    machines without Slurm). ``log_dir``: per-run stdout/stderr files (and submitit's folder)."""
+
+    kind: str = "sequential"
+    workers: int = 1
+    gpus: int = 0
+    runs_per_gpu: int = 1
+    log_dir: Optional[str] = None
+    wait: bool = True  # slurm: block until the jobs end (else submit and return)
+    timeout_min: int = 24 * 60
+    partition: str = ""
+    account: str = ""
+    gpus_per_job: int = 1
+    cpus_per_task: int = 8
+    mem_gb: int = 0
+    array_parallelism: int = 256
+
+    def __post_init__(self):
+        if self.kind not in LAUNCHERS:
+            raise ValueError(f'Unknown launcher "{self.kind}"; one of {list(LAUNCHERS)}')
+        if self.workers < 1 or self.runs_per_gpu < 1 or self.gpus < 0:
+            raise ValueError("--workers and --runs-per-gpu must be >= 1, --gpus >= 0")
+
+
+def _triage(specs: Sequence[RunSpec], summary: "LaunchSummary") -> List[RunSpec]:
+    """The specs to run; finished ones are skipped (the scripts' message), failed ones reported."""
     todo = []
     for spec in specs:
         status = spec.status()
@@ -342,8 +370,59 @@ def launch(specs: Sequence[RunSpec], keep_going: bool = False, in_process: bool 
             summary.failed += 1
         else:
             todo.append(spec)
-    if summary.failed and not keep_going:
-        return summary
+    return todo
+
+
+def _stages(specs: Sequence[RunSpec]) -> List[List[RunSpec]]:
+    """Training runs first, then the evaluations that load their models (base2new_test, xd_test)."""
+    train = [s for s in specs if s.protocol not in ("base2new_test", "xd_test")]
+    evaluate = [s for s in specs if s.protocol in ("base2new_test", "xd_test")]
+    return [stage for stage in (train, evaluate) if stage]
+
+
+def _log_file(launcher: Launcher, spec: RunSpec) -> Optional[str]:
+    if not launcher.log_dir:
+        return None
+    os.makedirs(launcher.log_dir, exist_ok=True)
+    return os.path.join(launcher.log_dir, spec.output_dir.strip(os.sep).replace(os.sep, "__") + ".log")
+
+
+def _report(spec: RunSpec, rc: int, summary: "LaunchSummary") -> bool:
+    """Count the outcome of a run; True when it finished."""
+    if rc != 0 or spec.status() != "finished":
+        summary.failed += 1
+        print(f"Run failed (exit {rc}): see {os.path.join(spec.output_dir, 'log.txt')}", file=sys.stderr, flush=True)
+        return False
+    return True
+
+
+def launch(specs: Sequence[RunSpec], keep_going: bool = False, in_process: bool = False, quiet: bool = False,
+           progress: bool = False, launcher: Optional[Launcher] = None) -> LaunchSummary:
+    """Run every unfinished spec (finished ones are skipped, failed ones reported), training runs before
+    the evaluations that need them.
+
+    ``quiet`` hides train.py's output (it is in each run's log.txt); ``progress`` prints ``[i/n] folder``
+    before each run; ``in_process`` runs train.py in this process (sequential only). With the sequential
+    launcher the first failure stops the rest unless ``keep_going``; parallel launchers run everything.
+    """
+    launcher = launcher or Launcher()
+    summary = LaunchSummary()
+    for stage in _stages(specs):
+        todo = _triage(stage, summary)
+        if summary.failed and not keep_going and launcher.kind == "sequential":
+            return summary
+        if launcher.kind == "sequential":
+            ok = _run_sequential(todo, summary, in_process, quiet, progress, keep_going, launcher)
+        elif launcher.kind == "local":
+            ok = _run_parallel(todo, summary, launcher, progress)
+        else:
+            ok = _run_submitit(todo, summary, launcher)
+        if not ok:
+            break
+    return summary
+
+
+def _run_sequential(todo, summary, in_process, quiet, progress, keep_going, launcher) -> bool:
     for i, spec in enumerate(todo, start=1):
         if progress:
             print(f"[{i}/{len(todo)}] {spec.output_dir}", flush=True)
@@ -358,13 +437,126 @@ def launch(specs: Sequence[RunSpec], keep_going: bool = False, in_process: bool 
                 print(f"Run failed: {type(e).__name__}: {e}", file=sys.stderr)
                 rc = 1
         else:
-            rc = subprocess.run(spec.command(), stdout=subprocess.DEVNULL if quiet else None).returncode
-        if rc != 0 or spec.status() != "finished":
-            summary.failed += 1
-            print(f"Run failed (exit {rc}): see {os.path.join(spec.output_dir, 'log.txt')}", file=sys.stderr, flush=True)
-            if not keep_going:
-                break
-    return summary
+            log = _log_file(launcher, spec)
+            with open(log, "w") if log else contextlib.nullcontext() as out:
+                sink = out if log else (subprocess.DEVNULL if quiet else None)
+                rc = subprocess.run(spec.command(), stdout=sink, stderr=subprocess.STDOUT if log else None).returncode
+        if not _report(spec, rc, summary) and not keep_going:
+            return False
+    return True
+
+
+def _run_parallel(todo, summary, launcher: Launcher, progress: bool) -> bool:
+    """``workers`` train.py processes at a time; GPU runs are pinned through CUDA_VISIBLE_DEVICES."""
+    import queue
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    n_slots = launcher.gpus * launcher.runs_per_gpu if launcher.gpus else launcher.workers
+    slots: "queue.Queue[int]" = queue.Queue()
+    for i in range(n_slots):
+        slots.put(i)
+    lock = threading.Lock()
+    counter = iter(range(1, len(todo) + 1))
+
+    def run(spec: RunSpec) -> None:
+        slot = slots.get()
+        try:
+            env = dict(os.environ)
+            if launcher.gpus:
+                env["CUDA_VISIBLE_DEVICES"] = str(slot // launcher.runs_per_gpu)
+            else:
+                env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // n_slots)))
+            with lock:
+                summary.ran += 1
+                if progress:
+                    print(f"[{next(counter)}/{len(todo)}] {spec.output_dir}", flush=True)
+            log = _log_file(launcher, spec)
+            with open(log, "w") if log else open(os.devnull, "w") as out:
+                rc = subprocess.run(spec.command(), stdout=out, stderr=subprocess.STDOUT, env=env).returncode
+            with lock:
+                _report(spec, rc, summary)
+        finally:
+            slots.put(slot)
+
+    with ThreadPoolExecutor(max_workers=n_slots) as pool:
+        list(pool.map(run, todo))
+    return True
+
+
+class TrainJob:
+    """One train.py run as a submitit job. When Slurm pre-empts it or its time runs out, submitit calls
+    :meth:`checkpoint` and requeues the same command, which resumes from the run's last checkpoint."""
+
+    def __call__(self, command: List[str], cwd: str) -> int:
+        rc = subprocess.run(command, cwd=cwd).returncode
+        if rc != 0:
+            raise RuntimeError(f"train.py exited with status {rc}: {shlex.join(command)}")
+        return rc
+
+    def checkpoint(self, command: List[str], cwd: str):
+        import submitit
+
+        return submitit.helpers.DelayedSubmission(TrainJob(), command, cwd)
+
+
+def _run_submitit(todo, summary, launcher: Launcher) -> bool:
+    try:
+        import submitit
+    except ImportError:
+        raise RuntimeError("The slurm / submitit-local launchers need submitit: pip install submitit") from None
+    if not todo:
+        return True
+    folder = launcher.log_dir or os.path.join("output", "submitit")
+    executor = submitit.AutoExecutor(folder=folder, cluster="local" if launcher.kind == "submitit-local" else "slurm")
+    params = dict(timeout_min=launcher.timeout_min, name="vlprompt")
+    if launcher.kind == "slurm":
+        params.update(gpus_per_node=launcher.gpus_per_job, cpus_per_task=launcher.cpus_per_task,
+                      slurm_array_parallelism=launcher.array_parallelism)
+        if launcher.partition:
+            params["slurm_partition"] = launcher.partition
+        if launcher.account:
+            params["slurm_account"] = launcher.account
+        if launcher.mem_gb:
+            params["mem_gb"] = launcher.mem_gb
+    executor.update_parameters(**params)
+    cwd = os.getcwd()
+    jobs = executor.map_array(TrainJob(), [spec.command() for spec in todo], [cwd] * len(todo))
+    summary.ran += len(jobs)
+    print(f"Submitted {len(jobs)} job(s) ({launcher.kind}): {', '.join(j.job_id for j in jobs[:5])}"
+          f"{' ...' if len(jobs) > 5 else ''}; logs in {folder}", flush=True)
+    if not launcher.wait:
+        return False  # the evaluations that need these runs are submitted on the next launch
+    for spec, job in zip(todo, jobs):
+        error = job.exception()
+        _report(spec, 0 if error is None else 1, summary)
+    return True
+
+
+def add_launcher_args(parser: argparse.ArgumentParser) -> None:
+    """The launcher flags shared by scripts/sweep.py and python -m vlprompt.reproduce."""
+    g = parser.add_argument_group("where the runs execute")
+    g.add_argument("--launcher", default="sequential", choices=LAUNCHERS)
+    g.add_argument("--workers", type=int, default=1, help="local: parallel runs (CPU)")
+    g.add_argument("--gpus", type=int, default=0, help="local: GPUs to use (one worker slot per GPU x --runs-per-gpu)")
+    g.add_argument("--runs-per-gpu", type=int, default=1, help="local: runs sharing one GPU (small runs)")
+    g.add_argument("--log-dir", default=None, help="per-run stdout/stderr (and submitit's job folder)")
+    g.add_argument("--no-wait", action="store_true", help="slurm: submit and return (run again to submit the "
+                                                        "evaluations once the training jobs finished)")
+    g.add_argument("--time", type=int, default=24 * 60, help="slurm: minutes per job")
+    g.add_argument("--partition", default="")
+    g.add_argument("--account", default="")
+    g.add_argument("--gpus-per-job", type=int, default=1)
+    g.add_argument("--cpus-per-task", type=int, default=8)
+    g.add_argument("--mem-gb", type=int, default=0)
+    g.add_argument("--array-parallelism", type=int, default=256)
+
+
+def launcher_from_args(args) -> Launcher:
+    return Launcher(args.launcher, workers=args.workers, gpus=args.gpus, runs_per_gpu=args.runs_per_gpu,
+                    log_dir=args.log_dir, wait=not args.no_wait, timeout_min=args.time, partition=args.partition,
+                    account=args.account, gpus_per_job=args.gpus_per_job, cpus_per_task=args.cpus_per_task,
+                    mem_gb=args.mem_gb, array_parallelism=args.array_parallelism)
 
 
 # ----------------------------------------------------------------------------- command line
