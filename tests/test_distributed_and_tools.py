@@ -25,7 +25,9 @@ def test_two_processes_equal_one_process(data_root, tmp_path, clip_cache):
     one, two = tmp_path / "one", tmp_path / "two"
     log_two = (two / "log.txt").read_text()
     assert "Distributed run: 2 processes (global batch 8)" in log_two
-    assert sorted(os.listdir(two)) == ["log.txt", "prompt_learner", "results.json", "tensorboard"]  # one log
+    # One log, one set of files (rank 0 writes them): config.yaml and classes.json are for vlprompt.predict.
+    assert sorted(os.listdir(two)) == ["classes.json", "config.yaml", "log.txt", "prompt_learner", "results.json",
+                                       "tensorboard"]
     assert sorted(os.listdir(two / "prompt_learner")) == ["checkpoint", "model.pth.tar-3"]
     # The single-process run wrote the seed's few-shot split; both ranks of the second run read it.
     assert "Saving preprocessed few-shot data" in (one / "log.txt").read_text()

@@ -19,7 +19,7 @@ LOGIT_SCALE = 1 / 0.07  # CLIP's initial temperature; a larger scale makes SGD o
 
 
 def build_tiny_clip(arch: str = "vit", image_size: int = 32, width: int = 64, layers: int = 2,
-                    embed_dim: int = 32, seed: int = 0):
+                    embed_dim: int = 32, seed: int = 0, patch_size: int = 8):
     """An open_clip CLIP with OpenAI-style (QuickGELU) architecture and fp16 weights as OpenAI's."""
     from open_clip.model import CLIP, CLIPTextCfg, CLIPVisionCfg, convert_weights_to_fp16
 
@@ -27,7 +27,7 @@ def build_tiny_clip(arch: str = "vit", image_size: int = 32, width: int = 64, la
     with g:
         torch.manual_seed(seed)
         if arch == "vit":
-            vision = CLIPVisionCfg(layers=layers, width=width, patch_size=8, image_size=image_size, head_width=32)
+            vision = CLIPVisionCfg(layers=layers, width=width, patch_size=patch_size, image_size=image_size, head_width=32)
         elif arch == "rn":
             vision = CLIPVisionCfg(layers=(1, 1, 1, 1), width=16, image_size=image_size, head_width=32)
         else:

@@ -6,11 +6,20 @@ import warnings
 
 import torch
 from tabulate import tabulate
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler
 
 from vlprompt.utils.dist import get_rank, get_world_size
 
 from .base import build_dataset
+from .pipeline import (
+    EpochSeededBatchSampler,
+    decode_images,
+    describe_cache,
+    loader_options,
+    prepared_eval_image,
+    seed_worker_for_epoch,
+    split_transform,
+)
 from .samplers import GlobalBatchSampler, ShardSampler
 from .transforms import build_transform
 from .validation import read_image, validate_dataset
@@ -19,9 +28,15 @@ __all__ = ["DataManager", "DatasetWrapper", "build_data_loader", "read_image"]
 
 
 class DatasetWrapper(Dataset):
-    """Applies the transform; items are dicts with img, label, domain, impath, index."""
+    """Applies the transform; items are dicts with img, label, domain, impath, index.
 
-    def __init__(self, cfg, data_source, transform=None, is_train: bool = False):
+    ``decoded``: already decoded training images by path (:func:`vlprompt.data.pipeline.decode_images`).
+    Evaluation splits keep the deterministic part of their transform in the process-level cache of
+    :mod:`vlprompt.data.pipeline` (``DATALOADER.EVAL_CACHE_MB``). Indices may come as ``(index,
+    base_seed)`` from :class:`~vlprompt.data.pipeline.EpochSeededBatchSampler` (persistent workers).
+    """
+
+    def __init__(self, cfg, data_source, transform=None, is_train: bool = False, decoded=None):
         self.data_source = data_source
         self.transform = transform
         self.is_train = is_train
@@ -29,20 +44,40 @@ class DatasetWrapper(Dataset):
         self.k_tfm = cfg.DATALOADER.K_TRANSFORMS if is_train else 1
         self.return_img0 = cfg.DATALOADER.RETURN_IMG0
         self.to_tensor = build_transform(cfg, is_train=False, choices=[]) if self.return_img0 else None
+        self.decoded = decoded or {}
+        self.eval_budget = 0
+        self.prefix = self.suffix = None
+        if not is_train and not self.return_img0 and transform is not None and cfg.DATALOADER.EVAL_CACHE_MB > 0:
+            self.prefix, self.suffix = split_transform(transform)
+            workers = max(1, cfg.DATALOADER.NUM_WORKERS)  # each worker keeps the images it prepares
+            self.eval_budget = cfg.DATALOADER.EVAL_CACHE_MB * 2 ** 20 // workers
+            self.prefix_key = repr(self.prefix)
+        self._epoch_seed = None
 
     def __len__(self) -> int:
         return len(self.data_source)
 
-    def __getitem__(self, idx: int):
+    def __getitem__(self, idx):
+        if isinstance(idx, tuple):  # (index, the epoch's base seed) from a persistent worker's sampler
+            idx, base_seed = idx
+            if base_seed != self._epoch_seed:
+                seed_worker_for_epoch(base_seed)
+                self._epoch_seed = base_seed
         item = self.data_source[idx]
+        output = {"label": item.label, "domain": item.domain, "impath": item.impath, "index": idx}
         try:
-            img0 = read_image(item.impath)
+            if self.prefix is not None:
+                output["img"] = self.suffix(prepared_eval_image(item.impath, self.prefix, self.prefix_key,
+                                                                self.eval_budget))
+                return output
+            img0 = self.decoded.get(item.impath)
+            if img0 is None:
+                img0 = read_image(item.impath)
         except RuntimeError as e:
             if not self.skip_bad:
                 raise
             warnings.warn(f"Skipping unreadable image: {e}")
             return None
-        output = {"label": item.label, "domain": item.domain, "impath": item.impath, "index": idx}
         if self.transform is None:
             output["img"] = img0
         elif self.k_tfm > 1:
@@ -62,28 +97,48 @@ def _collate_skip_none(batch):
 
 
 def build_data_loader(cfg, data_source, batch_size: int, transform, is_train: bool,
-                      dataset_wrapper=None) -> DataLoader:
+                      dataset_wrapper=None, decoded=None) -> DataLoader:
     """Train: random order, drop_last when there is more than one batch. Test: sequential.
 
     In a distributed run ``batch_size`` stays the global batch: each process loads its share of every
-    global batch (training) or a shard of the data (evaluation); see vlprompt/data/samplers.py.
+    global batch (training) or a shard of the data (evaluation); see vlprompt/data/samplers.py. With
+    workers and ``DATALOADER.PERSISTENT_WORKERS``, the workers live for the whole run and are re-seeded
+    every epoch as fresh ones would be (:mod:`vlprompt.data.pipeline`): the same batches and augmentations.
     """
     if data_source is None or len(data_source) == 0:
         raise ValueError("Cannot build a data loader over an empty list of samples; check the dataset split.")
-    wrapper = (dataset_wrapper or DatasetWrapper)(cfg, data_source, transform=transform, is_train=is_train)
+    wrapper_cls = dataset_wrapper or DatasetWrapper
+    kwargs = {"decoded": decoded} if decoded else {}
+    wrapper = wrapper_cls(cfg, data_source, transform=transform, is_train=is_train, **kwargs)
+    workers = cfg.DATALOADER.NUM_WORKERS
     common = dict(
-        num_workers=cfg.DATALOADER.NUM_WORKERS,
+        num_workers=workers,
         pin_memory=torch.cuda.is_available() and cfg.USE_CUDA,
         collate_fn=_collate_skip_none if cfg.DATASET.SKIP_BAD_IMAGES else None,
     )
     world = get_world_size()
+    persistent = workers > 0 and cfg.DATALOADER.PERSISTENT_WORKERS
+    if not persistent:
+        if world > 1 and is_train:
+            return DataLoader(wrapper, batch_sampler=GlobalBatchSampler(len(wrapper), batch_size, get_rank(), world),
+                              **common)
+        if world > 1:
+            return DataLoader(wrapper, batch_size=batch_size, sampler=ShardSampler(len(wrapper), get_rank(), world),
+                              **common)
+        # RandomSampler without a generator: each epoch's order comes from the global torch RNG.
+        return DataLoader(wrapper, batch_size=batch_size, shuffle=is_train,
+                          drop_last=is_train and len(data_source) >= batch_size, **common)
+    # The same samplers a DataLoader builds (RandomSampler without a generator: the global torch RNG),
+    # wrapped so each epoch re-seeds the persistent workers as fresh ones.
     if world > 1 and is_train:
-        return DataLoader(wrapper, batch_sampler=GlobalBatchSampler(len(wrapper), batch_size, get_rank(), world), **common)
-    if world > 1:
-        return DataLoader(wrapper, batch_size=batch_size, sampler=ShardSampler(len(wrapper), get_rank(), world), **common)
-    # RandomSampler without a generator: each epoch's order comes from the global torch RNG.
-    return DataLoader(wrapper, batch_size=batch_size, shuffle=is_train,
-                      drop_last=is_train and len(data_source) >= batch_size, **common)
+        batches = GlobalBatchSampler(len(wrapper), batch_size, get_rank(), world)
+    elif world > 1:
+        batches = BatchSampler(ShardSampler(len(wrapper), get_rank(), world), batch_size, drop_last=False)
+    elif is_train:
+        batches = BatchSampler(RandomSampler(wrapper), batch_size, drop_last=len(data_source) >= batch_size)
+    else:
+        batches = BatchSampler(SequentialSampler(wrapper), batch_size, drop_last=False)
+    return DataLoader(wrapper, batch_sampler=EpochSeededBatchSampler(batches), **common, **loader_options(workers))
 
 
 class DataManager:
@@ -104,8 +159,15 @@ class DataManager:
         if cfg.DATALOADER.TRAIN_X.SAMPLER != "RandomSampler":
             raise ValueError(f'Only DATALOADER.TRAIN_X.SAMPLER "RandomSampler" is supported, got "{cfg.DATALOADER.TRAIN_X.SAMPLER}"')
 
+        # Few-shot training images decoded once for the run (exact: the transform sees the same pixels).
+        decoded, left = decode_images([d.impath for d in dataset.train_x], cfg.DATALOADER.DECODED_CACHE_MB * 2 ** 20)
+        self.decoded_images = len(decoded)
+        if decoded and cfg.VERBOSE:
+            print(describe_cache(len(decoded), len(decoded) + left, cfg.DATALOADER.DECODED_CACHE_MB,
+                                 "Decoded training images", "DATALOADER.DECODED_CACHE_MB"))
         self.train_loader_x = build_data_loader(
-            cfg, dataset.train_x, cfg.DATALOADER.TRAIN_X.BATCH_SIZE, tfm_train, True, dataset_wrapper=dataset_wrapper
+            cfg, dataset.train_x, cfg.DATALOADER.TRAIN_X.BATCH_SIZE, tfm_train, True, dataset_wrapper=dataset_wrapper,
+            decoded=decoded,
         )
         self.val_loader = None
         if dataset.val:

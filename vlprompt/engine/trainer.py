@@ -286,6 +286,8 @@ class SimpleTrainer(TrainerBase):
         self.output_dir = cfg.OUTPUT_DIR
         self.cfg = cfg
         self.time_built = time.time()
+        # Where the run's wall time goes (printed at the end, recorded in results.json).
+        self.timing = {"data": 0.0, "forward_backward": 0.0, "evaluation": 0.0}
         self.build_data_loader(data)
         self.build_model()
         self.evaluator = build_evaluator(cfg, lab2cname=self.lab2cname)
@@ -374,6 +376,7 @@ class SimpleTrainer(TrainerBase):
             self.test()
         elapsed = round(time.time() - self.time_start)
         print(f"Elapsed: {datetime.timedelta(seconds=elapsed)}")
+        print(self.timing_summary())
         self.close_writer()
 
     def after_epoch(self) -> None:
@@ -429,6 +432,7 @@ class SimpleTrainer(TrainerBase):
         self.evaluator.reset()
         if split is None:
             split = self.cfg.TEST.SPLIT
+        t_eval = time.time()
         split, data_loader = self.eval_loader(split)
         print(f"Evaluate on the *{split}* set")
         self.before_test()
@@ -450,17 +454,28 @@ class SimpleTrainer(TrainerBase):
                 for output, label in shard:
                     self.evaluator.process(output, label)
         results = self.evaluator.evaluate()
+        self.timing["evaluation"] += time.time() - t_eval
         for k, v in results.items():
             self.write_scalar(f"{split}/{k}", v, self.epoch)
         if split == self.cfg.TEST.SPLIT:
             self.record_results(results, split, images_evaluated=self.evaluator.num_evaluated)
         return list(results.values())[0]
 
+    def timing_summary(self) -> str:
+        """"Time: data 1.2 s (3%), forward/backward ..., evaluation ..., set-up and other ...; total ..." """
+        total = time.time() - self.time_built
+        parts = [("data", self.timing["data"]), ("forward/backward", self.timing["forward_backward"]),
+                 ("evaluation", self.timing["evaluation"])]
+        other = total - sum(t for _, t in parts)
+        text = ", ".join(f"{name} {t:.1f} s ({100 * t / total:.0f}%)" for name, t in parts + [("set-up and other", other)])
+        return f"Time: {text}; total {total:.1f} s"
+
     def record_results(self, metrics: dict, split: str, status: str = "completed", **extra) -> None:
         """results.json of the run (rank 0): metrics, status and what the run actually used."""
         if not is_main_process():
             return
-        data = {"precision": getattr(self, "precision", None)}
+        data = {"precision": getattr(self, "precision", None),
+                "time_split_s": {k: round(v, 3) for k, v in self.timing.items()}}
         dm = getattr(self, "dm", None)
         if dm is not None:
             report = getattr(dm, "validation_report", None) or {}
@@ -517,6 +532,8 @@ class TrainerX(SimpleTrainer):
                 end = time.time()
                 continue
             loss_summary = self.forward_backward(batch)
+            self.timing["data"] += data_time.val
+            self.timing["forward_backward"] += time.time() - end - data_time.val
             if self.batch_idx + 1 == self.num_batches:
                 # Once per epoch, after the last optimiser step and before its log line (so that line
                 # already shows the next epoch's lr, as the reference's).
