@@ -288,6 +288,7 @@ class SimpleTrainer(TrainerBase):
         self.time_built = time.time()
         # Where the run's wall time goes (printed at the end, recorded in results.json).
         self.timing = {"data": 0.0, "forward_backward": 0.0, "evaluation": 0.0}
+        self.cpu = {"evaluation": 0.0}  # CPU (user + system) seconds of the evaluations
         self.build_data_loader(data)
         self.build_model()
         self.evaluator = build_evaluator(cfg, lab2cname=self.lab2cname)
@@ -432,7 +433,7 @@ class SimpleTrainer(TrainerBase):
         self.evaluator.reset()
         if split is None:
             split = self.cfg.TEST.SPLIT
-        t_eval = time.time()
+        t_eval, cpu_eval = time.time(), _cpu_seconds()
         split, data_loader = self.eval_loader(split)
         print(f"Evaluate on the *{split}* set")
         self.before_test()
@@ -455,6 +456,7 @@ class SimpleTrainer(TrainerBase):
                     self.evaluator.process(output, label)
         results = self.evaluator.evaluate()
         self.timing["evaluation"] += time.time() - t_eval
+        self.cpu["evaluation"] += _cpu_seconds() - cpu_eval
         for k, v in results.items():
             self.write_scalar(f"{split}/{k}", v, self.epoch)
         if split == self.cfg.TEST.SPLIT:
@@ -474,8 +476,13 @@ class SimpleTrainer(TrainerBase):
         """results.json of the run (rank 0): metrics, status and what the run actually used."""
         if not is_main_process():
             return
+        times = os.times()
         data = {"precision": getattr(self, "precision", None),
-                "time_split_s": {k: round(v, 3) for k, v in self.timing.items()}}
+                "time_split_s": {k: round(v, 3) for k, v in self.timing.items()},
+                "process": {"wall_since_build_s": round(time.time() - self.time_built, 3),
+                            "user_s": round(times.user, 3), "system_s": round(times.system, 3),
+                            "evaluation_cpu_s": round(self.cpu["evaluation"], 3),
+                            "peak_rss_mb": round(_peak_rss_mb(), 1)}}
         dm = getattr(self, "dm", None)
         if dm is not None:
             report = getattr(dm, "validation_report", None) or {}
@@ -566,6 +573,17 @@ class TrainerX(SimpleTrainer):
 
     def parse_batch_train(self, batch):
         return batch_inputs(batch).to(self.device), batch["label"].to(self.device)
+
+
+def _cpu_seconds() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+def _peak_rss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def batch_inputs(batch: dict) -> torch.Tensor:
