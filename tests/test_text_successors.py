@@ -434,3 +434,18 @@ def test_prograd_two_processes_equal_one_process(data_root, tmp_path, clip_cache
            for k in ("one", "two")}
     torch.testing.assert_close(ctx["two"], ctx["one"], rtol=1e-4, atol=1e-4)
 
+
+@pytest.mark.parametrize("method", ["kgcoop", "prograd", "tcp"])
+def test_benchmark_rows_report_speedup_and_exactness(tmp_path, method):
+    """benchmarks/bench_train.py --method kgcoop|prograd|tcp (tiny CLIP): the fast step's logits and update
+    equal the plain (official) computation's, with fewer text-token positions."""
+    import json
+
+    out = tmp_path / "r.json"
+    subprocess.run([sys.executable, str(REPO / "benchmarks/bench_train.py"), "--arch", "tiny", "--method", method,
+                    "--classes", "12", "--batch", "4", "--steps", "1", "--warmup", "0", "--device", "cpu",
+                    "--json", str(out)], check=True, capture_output=True, text=True)
+    fast, plain = json.loads(out.read_text())["rows"]
+    assert (fast["path"], plain["path"], fast["method"]) == ("fast", "plain", method)
+    assert fast["text tokens/step"] < plain["text tokens/step"]
+    assert fast["max rel diff logits"] < 1e-4 and fast["max rel diff grads"] < 1e-3
