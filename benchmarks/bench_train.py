@@ -11,6 +11,7 @@ max relative difference of logits and of context gradients between the paths, an
 """
 import argparse
 
+import text_successors
 import torch
 import torch.nn.functional as F
 from common import (
@@ -31,13 +32,15 @@ from common import (
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     common_args(p)
-    p.add_argument("--method", default="coop", choices=["coop", "cocoop"])
+    p.add_argument("--method", default="coop", choices=["coop", "cocoop", *text_successors.METHODS])
     p.add_argument("--steps", type=int, default=3)
     p.add_argument("--skip-plain", action="store_true", help="time the fast path only")
     p.add_argument("--plain-chunk", type=int, default=0,
                    help="encode the plain path's prompts in checkpointed chunks of this many classes "
                         "(same values; needed when its activations do not fit in memory, e.g. 1000 classes)")
     args = p.parse_args(argv)
+    if args.method in text_successors.METHODS:  # KgCoOp, ProGrad, TCP: benchmarks/text_successors.py
+        return text_successors.run(args)
     device = torch.device(args.device)
     batch = args.batch or (1 if args.method == "cocoop" else 32)
 

@@ -152,8 +152,10 @@ def test_new_dataset_reader_runs_for_zeroshot_coop_and_adapter(script_env, tmp_p
 # ----------------------------------------------------------------------------- config declarations
 def test_declared_keys_merge_and_conflicts_are_named():
     cfg = get_cfg()
-    node = declare(cfg, "TRAINER.COOP", N_CTX=16, W=8.0)  # sharing CoOp's node, as KgCoOp does
-    assert node is cfg.TRAINER.COOP and cfg.TRAINER.COOP.W == 8.0 and cfg.TRAINER.COOP.N_CTX == 16
+    node = declare(cfg, "TRAINER.COOP", N_CTX=16, W=1.0, X_DEMO=8.0)  # sharing CoOp's node, as KgCoOp does (W)
+    assert node is cfg.TRAINER.COOP and cfg.TRAINER.COOP.X_DEMO == 8.0 and cfg.TRAINER.COOP.N_CTX == 16
+    with pytest.raises(ValueError, match=r'"TRAINER.COOP.W" is declared twice with different defaults \(1.0 and 8.0\)'):
+        declare(cfg, "TRAINER.COOP", W=8.0)  # KgCoOp's official default is 1.0
     with pytest.raises(ValueError, match=r'"TRAINER.COOP.N_CTX" is declared twice with different defaults'):
         declare(cfg, "TRAINER.COOP", N_CTX=4)
     with pytest.raises(ValueError, match="different defaults"):

@@ -10,6 +10,7 @@ CoOp's ``nctx16_cscFalse_ctpend``, and is absent for methods without one):
     fewshot          OUT/<dataset>/<Trainer>/<cfg>_<K>shots[/<variant>]/seed<S>
     base2new_train   OUT/base2new/train_base/<dataset>/shots_<K>/<Trainer>/<cfg>/seed<S>   (base classes)
     base2new_test    OUT/base2new/test_new/<dataset>/shots_<K>/<Trainer>/<cfg>/seed<S>     (new classes)
+                     (shots_<K>: the trainer's ``base2new_shots_folder``, e.g. KgCoOp's shots_16_8.0)
     xd_train         the fewshot folder of the source dataset (ImageNet, 16 shots)
     xd_test          OUT/evaluation/<Trainer>/<cfg>_<K>shots[/<variant>]/<dataset>/seed<S> (full target data)
     zeroshot         OUT/<Trainer>/<cfg>/<dataset>[_base|_new]                             (unseeded)
@@ -190,9 +191,9 @@ class RunSpec:
         return ()
 
     def cfg(self, dataset: Optional[str] = None):
-        """The merged config (defaults, dataset YAML, trainer YAML, options) of this run."""
+        """The merged config (defaults, dataset YAML, trainer YAML, options, the trainer's ``finalize_cfg``)."""
         ds = find_dataset_config(dataset) if dataset else self.dataset_config
-        return _merged_cfg(ds, self.trainer_config, tuple(self.opts) + self.protocol_opts)
+        return _merged_cfg(ds, self.trainer_config, ("TRAINER.NAME", self.trainer) + tuple(self.opts) + self.protocol_opts)
 
     def _variant(self) -> str:
         return trainer_class(self.trainer).output_variant(self.cfg())
@@ -203,7 +204,8 @@ class RunSpec:
         return os.path.join(*parts, *([variant] if variant else []), f"seed{self.seed}")
 
     def _base2new_dir(self, part: str) -> str:
-        return os.path.join(self.output_root, "base2new", part, _stem(self.dataset), f"shots_{self.shots}",
+        shots = trainer_class(self.trainer).base2new_shots_folder(self.cfg(), self.shots)
+        return os.path.join(self.output_root, "base2new", part, _stem(self.dataset), shots,
                             self.trainer, _stem(self.config), f"seed{self.seed}")
 
     @property

@@ -1,10 +1,11 @@
 """Learnable context vectors, prompt assembly and the encoding plan, shared by CoOp, CoCoOp and successors.
 
-Prompt text per class = "<context words> <class name>." tokenised to the context length (77). The
-embeddings of the start token and of everything after the context are fixed buffers
-(``token_prefix``, ``token_suffix``); the context ``ctx`` is learned and inserted at the end, middle or
-front layout. State-dict keys are the reference's (``ctx``, ``token_prefix``, ``token_suffix``) so
-released checkpoints load.
+Prompt text per class = "<context words> <class name>." tokenised to the context length (77), or a
+method's own prompt template (``prompt_template``, e.g. TCP's "X X X X {}, a type of pet."), whose
+first M tokens after the start token are the context positions. The embeddings of the start token and
+of everything after the context are fixed buffers (``token_prefix``, ``token_suffix``); the context
+``ctx`` is learned and inserted at the end, middle or front layout. State-dict keys are the
+reference's (``ctx``, ``token_prefix``, ``token_suffix``) so released checkpoints load.
 
 How the prompts are encoded is one explicit, immutable :class:`EncodingPlan` (see its docstring): the
 learner computes the fast plan and the reference plan once at construction and uses the one it was
@@ -32,8 +33,8 @@ class EncodingPlan:
       a prompt's EOT cannot change its EOT feature: the fast plan stops after the last EOT of all
       classes; the reference plan keeps the full context length (77), as the original code.
     - ``shared_len``: leading positions identical for every class (start token + the unified context
-      before the class name), encoded once and attended to by every class like a key/value cache;
-      0 encodes every prompt in full.
+      before the class name, + fixed template words that every class prompt has next, e.g. ProGrad's),
+      encoded once and attended to by every class like a key/value cache; 0 encodes every prompt in full.
     - ``length_groups``: ((length, class indices), ...): classes grouped by prompt length, each group
       encoded only up to its own EOT; None encodes every prompt at ``seq_len``.
     """
@@ -74,6 +75,12 @@ def init_context(clip_model: nn.Module, n_ctx: int, ctx_init: str, n_cls: int, c
     (std 0.02), unified (M, D) or class-specific (n_cls, M, D), written as "X X ... X".
     """
     ctx_dim = clip_model.ln_final.weight.shape[0]
+    if ctx_init == "True":
+        # A YAML's boolean CTX_INIT True (KgCoOp / ProGrad / TCP configs) means "the method's own init";
+        # those methods resolve it before they get here (vlprompt.config.bool_as_string).
+        raise ValueError('CTX_INIT True selects the initialisation of the method that defines it (KgCoOp, ProGrad, '
+                         'TCP); this method reads CTX_INIT as the words to start from, e.g. "a photo of a", or "" '
+                         "for a random context")
     if ctx_init:
         ctx_init = ctx_init.replace("_", " ")
         n_ctx = len(ctx_init.split(" "))
@@ -100,14 +107,23 @@ class PromptLearner(nn.Module):
 
     ``fast`` (default True) selects the fast encoding plan, False the reference plan (77 tokens per
     prompt, nothing shared): ``MODEL.TEXT_ENCODING``. Both give the same text features.
+
+    Methods with their own initialisation or prompt text pass ``context`` = (initial vectors (M, D), the
+    words standing for them) instead of ``n_ctx`` / ``ctx_init`` / ``csc``, and/or ``prompt_template``: the
+    whole prompt with "{}" for the class name, whose first M tokens after the start token are replaced by
+    the context (class token at the end only). Default: "<context words> {}.".
     """
 
     def __init__(self, clip_model: nn.Module, classnames: Sequence[str], n_ctx: int = 16, ctx_init: str = "",
                  csc: bool = False, class_token_position: str = "end", dtype: torch.dtype = None,
-                 verbose: bool = True, fast: bool = True):
+                 verbose: bool = True, fast: bool = True, context: Optional[Tuple[torch.Tensor, str]] = None,
+                 prompt_template: Optional[str] = None):
         super().__init__()
         if class_token_position not in CLASS_TOKEN_POSITIONS:
             raise ValueError(f'CLASS_TOKEN_POSITION must be one of {CLASS_TOKEN_POSITIONS}, got "{class_token_position}"')
+        if prompt_template is not None and class_token_position != "end":
+            raise ValueError(f'A prompt template places the class name itself: CLASS_TOKEN_POSITION must be "end", '
+                             f'got "{class_token_position}"')
         n_cls = len(classnames)
         if n_cls == 0:
             raise ValueError("PromptLearner needs at least one class name")
@@ -115,7 +131,10 @@ class PromptLearner(nn.Module):
         context_length = clip_context_length(clip_model)
         log = print if verbose else (lambda *a, **k: None)
 
-        ctx_vectors, prompt_prefix = init_context(clip_model, n_ctx, ctx_init, n_cls, csc, dtype, log)
+        if context is None:
+            ctx_vectors, prompt_prefix = init_context(clip_model, n_ctx, ctx_init, n_cls, csc, dtype, log)
+        else:
+            ctx_vectors, prompt_prefix = context[0].to(dtype).clone().cpu(), context[1]
         n_ctx = ctx_vectors.shape[-2]
         log(f'Initial context: "{prompt_prefix}"')
         log(f"Number of context words (tokens): {n_ctx}")
@@ -123,8 +142,16 @@ class PromptLearner(nn.Module):
 
         classnames = [name.replace("_", " ") for name in classnames]
         self.name_lens = [len(encode_text_tokens(name)) for name in classnames]
-        prompts = [prompt_prefix + " " + name + "." for name in classnames]
+        if prompt_template is None:
+            prompts = [prompt_prefix + " " + name + "." for name in classnames]
+        else:
+            if "{}" not in prompt_template:
+                raise ValueError(f'A prompt template needs a "{{}}" where the class name goes, got "{prompt_template}"')
+            prompts = [prompt_template.format(name) for name in classnames]
         tokenized = torch.cat([tokenize(p, context_length) for p in prompts])
+        if int(tokenized.argmax(dim=-1).min()) <= n_ctx:
+            raise ValueError(f'The prompt "{prompts[0]}" has fewer than {n_ctx} tokens before its end: no room for '
+                             f"the {n_ctx} context vectors")
         with torch.no_grad():
             weight = clip_model.token_embedding.weight
             embedding = clip_model.token_embedding(tokenized.to(weight.device)).type(dtype).cpu()
@@ -171,7 +198,14 @@ class PromptLearner(nn.Module):
     def _shared_len(self) -> int:
         if self.csc or self.class_token_position == "front":
             return 1  # only the start token is common to all classes
-        return 1 + (self.n_ctx if self.class_token_position == "end" else self.n_ctx // 2)
+        if self.class_token_position == "middle":
+            return 1 + self.n_ctx // 2
+        # End layout: [SOT][ctx], then any fixed tokens every class prompt has next (a template's words
+        # before the class name); same ids, same embeddings. Every EOT stays after the shared part.
+        start = 1 + self.n_ctx
+        ids = self.tokenized_prompts[:, start:int(self.eot_indices.min())]
+        same = (ids == ids[:1]).all(dim=0).tolist() + [False]
+        return start + same.index(False)
 
     # ------------------------------------------------------------------ assembly
     def assemble(self, ctx: torch.Tensor, plan: Optional[EncodingPlan] = None) -> torch.Tensor:

@@ -6,9 +6,10 @@ import warnings
 from typing import Optional, Sequence
 
 from yacs.config import CfgNode as CN
+from yacs.config import _check_and_coerce_cfg_value_type
 
 from .defaults import get_cfg_default
-from .plugins import extend_cfg
+from .plugins import coercion_for, extend_cfg, pop_coerced
 
 # train.py flags of the reference that feed keys nothing here reads; accepted for command-line
 # compatibility and ignored with a warning.
@@ -30,7 +31,22 @@ def merge_opts(cfg: CN, opts: Sequence[str]) -> None:
         )
     for key, value in zip(opts[0::2], opts[1::2]):
         _check_key(cfg, key)
-        cfg.merge_from_list([key, value])
+        fn = coercion_for(cfg, key)
+        if fn is None:
+            cfg.merge_from_list([key, value])
+        else:  # a declared coercion (plugins.declare_coercion): decode as yacs does, then coerce
+            _set_checked(cfg, key, fn(CN._decode_cfg_value(value)))
+
+
+def _set_checked(cfg: CN, key: str, value) -> None:
+    """``cfg[key] = value`` with yacs' type check against the current value (``key`` exists)."""
+    *parents, last = key.split(".")
+    node = cfg
+    for part in parents:
+        node = node[part]
+    if node.is_frozen():
+        raise AttributeError(f'Cannot set "{key}": the config is frozen')
+    node[last] = _check_and_coerce_cfg_value_type(value, node[last], last, key)
 
 
 def _check_key(cfg: CN, key: str) -> None:
@@ -48,11 +64,29 @@ def merge_yaml(cfg: CN, path: str) -> None:
     if not os.path.isfile(path):
         raise FileNotFoundError(f'Config file not found: "{path}"')
     try:
-        cfg.merge_from_file(path)
+        with open(path) as f:
+            loaded = cfg.load_cfg(f)  # what merge_from_file does, with the declared value coercions applied
+        coerced = pop_coerced(cfg, loaded)
+        cfg.merge_from_other_cfg(loaded)
+        for key, value in coerced.items():
+            _set_checked(cfg, key, value)
     except KeyError as e:
         raise KeyError(f'In config file "{path}": {e}') from None
     except ValueError as e:
         raise ValueError(f'In config file "{path}": {e}') from None
+
+
+def finalize_cfg(cfg: CN) -> None:
+    """The selected trainer's last word on the merged config (``finalize_cfg`` classmethod, e.g. TCP's
+    official 25 epochs on ImageNet and SUN397), applied after every merge and before freezing, so the
+    launcher's default ``--load-epoch`` (OPTIM.MAX_EPOCH) sees it too."""
+    from vlprompt.engine.build import TRAINER_REGISTRY
+
+    name = cfg.TRAINER.NAME
+    if name and name in TRAINER_REGISTRY.registered_names():
+        hook = getattr(TRAINER_REGISTRY.get(name), "finalize_cfg", None)
+        if hook is not None:
+            hook(cfg)
 
 
 def setup_cfg(
@@ -96,6 +130,7 @@ def setup_cfg(
             warnings.warn(f"{flag} is ignored: no method in this toolbox reads it (kept for command-line compatibility)")
 
     merge_opts(cfg, list(get("opts") or []) + list(opts or []))
+    finalize_cfg(cfg)
     if freeze:
         cfg.freeze()
     return cfg

@@ -45,7 +45,9 @@ class TrainerBase:
     What a method declares (class attributes and class methods, all optional):
     - :meth:`extend_cfg`: its ``TRAINER.<NAME>`` config sub-tree (see :mod:`vlprompt.config.plugins`);
     - :meth:`output_variant`: a sub-folder the run scripts add to the output folder (CoOp's
-      ``nctx16_cscFalse_ctpend``);
+      ``nctx16_cscFalse_ctpend``); :meth:`base2new_shots_folder`: the base-to-novel ``shots_<K>`` folder
+      name (KgCoOp's official ``shots_16_8.0``);
+    - :meth:`finalize_cfg`: the method's last word on the merged config (e.g. a forced epoch count);
     - ``class_dependent_keys``: buffers rebuilt from the class names, dropped when a checkpoint is
       loaded (so a model trained on base classes loads for new ones); ``ignored_checkpoint_keys``:
       entries of official checkpoints the method does not use. Every other key must fit exactly.
@@ -63,6 +65,16 @@ class TrainerBase:
     def output_variant(cls, cfg) -> str:
         """Sub-folder of the run's experiment folder that names its variant ("" for none)."""
         return ""
+
+    @classmethod
+    def base2new_shots_folder(cls, cfg, shots: int) -> str:
+        """The ``shots_<K>`` level of the base-to-novel output folders (a method may add its variant)."""
+        return f"shots_{shots}"
+
+    @classmethod
+    def finalize_cfg(cls, cfg) -> None:
+        """Called by ``setup_cfg`` for the selected trainer after every merge, before freezing: overrides
+        the official code applies to the merged config (print nothing here: the log starts later)."""
 
     def __init__(self):
         self._models: "OrderedDict[str, nn.Module]" = OrderedDict()

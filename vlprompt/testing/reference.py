@@ -2,6 +2,9 @@
 
 - CoOp: every class prompt padded to 77 tokens and encoded in full, at every step and test batch.
 - CoCoOp: one image at a time, 77-token prompts for every class.
+- KgCoOp: CoOp's reference text features, CE + W * (1 - mean cos) with torch.nn.CosineSimilarity.
+- ProGrad: the official update: kl.backward(retain_graph), store, zero, xe.backward(), project per tensor.
+- TCP: 77-token prompts, every prompt in full with the class-aware tokens replaced before their block.
 """
 from __future__ import annotations
 
@@ -25,6 +28,62 @@ def reference_text_features(prompt_learner: PromptLearner, text_encoder: TextEnc
     else:
         feats = text_encoder(prompts, plan.eot_indices)
     return F.normalize(feats, dim=-1)
+
+
+def reference_kgcoop_loss(model, image: torch.Tensor, label: torch.Tensor, weight: float,
+                          text_features: torch.Tensor = None) -> torch.Tensor:
+    """The official KgCoOp loss with reference (77-token) text features, or ``text_features`` if given."""
+    text = text_features if text_features is not None else reference_text_features(model.prompt_learner,
+                                                                                     model.text_encoder)
+    image_features = model.encode_image(image)
+    logits = model.logit_scale.exp() * image_features @ text.t()
+    old = model.clip_text_features / model.clip_text_features.norm(dim=-1, keepdim=True)
+    score = 1.0 - torch.mean(torch.nn.CosineSimilarity(dim=1, eps=1e-07)(text, old))
+    return F.cross_entropy(logits, label) + weight * score
+
+
+def reference_tcp_text_features(model) -> torch.Tensor:
+    """TCP's class features: 77-token prompts, each encoded in full, class-aware tokens injected per row."""
+    pl = model.prompt_learner
+    plan = pl.make_plan(truncate=False, shared_prefix=False)
+    tokens = pl.class_tokens(model.clip_text_features)
+    feats = TextEncoder.forward(model.text_encoder, pl(plan), plan.eot_indices, {model.inject_layer: tokens})
+    return F.normalize(feats, dim=-1)
+
+
+def reference_prograd_step_grads(model, image: torch.Tensor, label: torch.Tensor, T: float, lam: float) -> list:
+    """The gradients the official ProGrad update gives the prompt learner's parameters (77-token prompts,
+    a separate fp32 teacher forward, two full backward passes, the per-tensor projection)."""
+    pl = model.prompt_learner
+    params = [p for p in pl.parameters() if p.requires_grad]
+    text = reference_text_features(pl, model.text_encoder)
+    stu_logits = model.logit_scale.exp() * model.encode_image(image) @ text.t()
+    with torch.no_grad():
+        visual = model.teacher_visual if model.teacher_visual is not None else model.image_encoder
+        f = visual(image.float()).float()
+        f = f / f.norm(dim=-1, keepdim=True)
+        tea_logits = model.logit_scale.exp().float() * f @ model.teacher_text_features.t()
+    xe_loss = F.cross_entropy(stu_logits, label)
+    tea_prob = F.softmax(tea_logits / T, dim=-1)
+    kl_loss = (-tea_prob * F.log_softmax(stu_logits / T, -1) * T * T).sum(1).mean()
+    for p in params:
+        p.grad = None
+    kl_loss.backward(retain_graph=True)
+    b_grads = [p.grad.clone() for p in params]
+    for p in params:
+        p.grad = None
+    xe_loss.backward()
+    out = []
+    for p, b_grad in zip(params, b_grads):
+        b_grad_norm = b_grad / torch.linalg.norm(b_grad)
+        a_grad = p.grad.clone()
+        a_grad_norm = a_grad / torch.linalg.norm(a_grad)
+        if torch.dot(a_grad_norm.flatten(), b_grad_norm.flatten()) < 0:
+            out.append(a_grad - lam * torch.dot(a_grad.flatten(), b_grad_norm.flatten()) * b_grad_norm)
+        else:
+            out.append(a_grad)
+        p.grad = None
+    return out
 
 
 def reference_cocoop_logits(model, image: torch.Tensor) -> torch.Tensor:
