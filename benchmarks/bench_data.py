@@ -7,7 +7,9 @@ and evaluation time, the original pipeline against ours (same seed, same numbers
   from full size) at every step and every evaluation (``DATALOADER.PERSISTENT_WORKERS False``,
   ``DECODED_CACHE_MB 0``, ``EVAL_CACHE_MB 0``);
 - **ours** = the defaults: persistent workers re-seeded each epoch as fresh ones, the few-shot images
-  decoded once, the evaluation images prepared once per process (vlprompt/data/pipeline.py).
+  decoded once, the evaluation images prepared once per process (vlprompt/data/pipeline.py);
+- **ours+gpu_augment** (``--gpu-augment``) = ours with ``INPUT.GPU_AUGMENT True``: crops, flips and
+  normalisation of the decoded images on the run's device (vlprompt/data/gpu_augment.py; not exact).
 
 Images are generated JPEGs of realistic size (500x375, quality 90) in the user-data layout
 (``ImageFolder``): ``--classes`` x (16 train + 1 val + ``--test`` test) images. Runs use CoOp with the released
@@ -92,6 +94,8 @@ def main(argv=None) -> None:
     p.add_argument("--shots", type=int, nargs="+", default=[1, 16])
     p.add_argument("--arch", default="tiny224", help="tiny224 (random, cheap) or an open_clip name, e.g. ViT-B/16")
     p.add_argument("--json", default="")
+    p.add_argument("--gpu-augment", action="store_true",
+                   help="also time ours + INPUT.GPU_AUGMENT True (augmentation on the run's device; not exact)")
     p.add_argument("--keep", default="", help="keep the generated images in this folder (reused when present)")
     args = p.parse_args(argv)
     tmp = tempfile.mkdtemp(prefix="bench_data_")
@@ -126,7 +130,10 @@ def main(argv=None) -> None:
     rows = []
     for shots in args.shots:
         row = {"shots": shots, "classes": args.classes, "workers": args.workers}
-        for name, opts in (("original", ORIGINAL), ("ours", [])):
+        configs = [("original", ORIGINAL), ("ours", [])]
+        if args.gpu_augment:
+            configs.append(("ours+gpu_augment", ["INPUT.GPU_AUGMENT", "True"]))
+        for name, opts in configs:
             row[f"loader img/s ({name})"] = loader_throughput(root, shots, args.workers, args.loader_epochs, opts)
             r = short_run(root, os.path.join(tmp, f"run_{name}_{shots}"), shots, args.workers, args.run_epochs, backbone, opts)
             for k, v in r.items():
@@ -135,6 +142,8 @@ def main(argv=None) -> None:
         row["run speed-up"] = row["wall_s (original)"] / row["wall_s (ours)"]
         row["data share (ours)"] = row["data_s (ours)"] / row["wall_s (ours)"]
         row["same accuracy"] = row["accuracy (original)"] == row["accuracy (ours)"]
+        if args.gpu_augment:
+            row["run speed-up (gpu_augment)"] = row["wall_s (original)"] / row["wall_s (ours+gpu_augment)"]
         rows.append(row)
         print(json.dumps(row, indent=1), flush=True)
     from tabulate import tabulate

@@ -89,3 +89,51 @@ def test_decoded_cache_respects_its_budget(data_root):
     one_image = 32 * 32 * 3
     images, left = decode_images([d.impath for d in build_dataset(cfg).train_x], 10 * one_image)
     assert len(images) == 10 and left == 64 - 10
+
+
+# ----------------------------------------------------------------- INPUT.GPU_AUGMENT (not exact, off by default)
+def test_gpu_augment_crops_like_random_resized_crop_and_is_identity_on_a_whole_image():
+    import numpy as np
+    from PIL import Image
+    from torchvision import transforms as T
+
+    from vlprompt.data.gpu_augment import BatchAugmenter, crop_box
+
+    g = torch.Generator().manual_seed(0)
+    boxes = [crop_box(300, 500, (0.08, 1.0), g) for _ in range(2000)]
+    for top, left, h, w in boxes:
+        assert 0 <= top <= 300 - h and 0 <= left <= 500 - w and h > 0 and w > 0
+    fractions = torch.tensor([h * w / (300 * 500) for _, _, h, w in boxes])
+    ratios = torch.tensor([w / h for _, _, h, w in boxes])
+    torch.manual_seed(0)
+    reference = [T.RandomResizedCrop.get_params(torch.zeros(3, 300, 500), [0.08, 1.0], [3 / 4, 4 / 3])
+                 for _ in range(2000)]
+    ref_fractions = torch.tensor([h * w / (300 * 500) for _, _, h, w in reference])
+    assert abs(float(fractions.mean()) - float(ref_fractions.mean())) < 0.03  # torchvision's distribution
+    assert abs(float(fractions.std()) - float(ref_fractions.std())) < 0.03
+    assert float(fractions.min()) < 0.1 and float(ratios.min()) > 0.7 and float(ratios.max()) < 1.4
+    assert crop_box(32, 40, (1.0, 1.0), g) == (0, 0, 32, 40)  # the whole image (fallback: ratio 1.25 allowed)
+
+    # A whole-image crop at the output size, no flip: exactly ToTensor + Normalize of the PIL image.
+    cfg = setup_cfg(config_file=TINY_CFG, opts=["INPUT.RRCROP_SCALE", "(1.0, 1.0)",
+                                                "INPUT.TRANSFORMS", "('random_resized_crop', 'normalize')"])
+    size = tuple(cfg.INPUT.SIZE)
+    img = Image.fromarray(np.random.RandomState(0).randint(0, 256, (size[0], size[1], 3), dtype=np.uint8))
+    aug = BatchAugmenter(cfg, [img], torch.device("cpu"))
+    expected = T.Normalize(cfg.INPUT.PIXEL_MEAN, cfg.INPUT.PIXEL_STD)(T.ToTensor()(img))
+    torch.testing.assert_close(aug([0], g)[0], expected, rtol=0, atol=1e-6)
+
+
+def test_gpu_augment_runs_are_reproducible_and_bad_settings_are_refused(run_train, data_root, tmp_path):
+    opts = ["DATASET.NUM_SHOTS", "8", "OPTIM.MAX_EPOCH", "2", "INPUT.GPU_AUGMENT", "True"]
+    logs = [run_train(coop_args(data_root, tmp_path / name), opts) for name in ("a", "b")]
+    assert "INPUT.GPU_AUGMENT: training crops" in logs[0]
+    assert re.findall(r"loss ([\d.]+) \(", logs[0]) == re.findall(r"loss ([\d.]+) \(", logs[1])
+    assert final_accuracy(logs[0]) == final_accuracy(logs[1]) is not None
+    ctx = [torch.load(tmp_path / n / "prompt_learner/model.pth.tar-2", weights_only=True)["state_dict"]["ctx"]
+           for n in ("a", "b")]
+    assert torch.equal(*ctx)
+    with pytest.raises(ValueError, match="DECODED_CACHE_MB 0; raise it"):
+        run_train(coop_args(data_root, tmp_path / "c"), opts + ["DATALOADER.DECODED_CACHE_MB", "0"])
+    with pytest.raises(ValueError, match="random_crop.*INPUT.GPU_AUGMENT False"):
+        run_train(coop_args(data_root, tmp_path / "d"), opts + ["INPUT.TRANSFORMS", "('random_crop', 'normalize')"])

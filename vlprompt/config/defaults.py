@@ -33,6 +33,9 @@ def _build_defaults() -> CN:
     _C.INPUT.PIXEL_STD = [0.229, 0.224, 0.225]
     _C.INPUT.CROP_PADDING = 4
     _C.INPUT.RRCROP_SCALE = (0.08, 1.0)
+    # Training crops/flips/normalisation on the run's device from decoded images (vlprompt/data/gpu_augment.py):
+    # faster, NOT numerically the PIL pipeline, so off by default.
+    _C.INPUT.GPU_AUGMENT = False
 
     # ----- dataset
     _C.DATASET = CN()

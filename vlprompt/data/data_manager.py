@@ -11,6 +11,7 @@ from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, S
 from vlprompt.utils.dist import get_rank, get_world_size
 
 from .base import build_dataset
+from .gpu_augment import BatchAugmenter, GPUAugmentedLoader, check_gpu_augment, decoded_in_order
 from .pipeline import (
     EpochSeededBatchSampler,
     decode_images,
@@ -36,8 +37,11 @@ class DatasetWrapper(Dataset):
     base_seed)`` from :class:`~vlprompt.data.pipeline.EpochSeededBatchSampler` (persistent workers).
     """
 
-    def __init__(self, cfg, data_source, transform=None, is_train: bool = False, decoded=None):
+    def __init__(self, cfg, data_source, transform=None, is_train: bool = False, decoded=None,
+                 images_elsewhere: bool = False):
         self.data_source = data_source
+        # INPUT.GPU_AUGMENT: the batch's images are made on the device (vlprompt/data/gpu_augment.py)
+        self.images_elsewhere = images_elsewhere
         self.transform = transform
         self.is_train = is_train
         self.skip_bad = cfg.DATASET.SKIP_BAD_IMAGES
@@ -65,6 +69,8 @@ class DatasetWrapper(Dataset):
                 self._epoch_seed = base_seed
         item = self.data_source[idx]
         output = {"label": item.label, "domain": item.domain, "impath": item.impath, "index": idx}
+        if self.images_elsewhere:
+            return output
         try:
             if self.prefix is not None:
                 output["img"] = self.suffix(prepared_eval_image(item.impath, self.prefix, self.prefix_key,
@@ -97,7 +103,7 @@ def _collate_skip_none(batch):
 
 
 def build_data_loader(cfg, data_source, batch_size: int, transform, is_train: bool,
-                      dataset_wrapper=None, decoded=None) -> DataLoader:
+                      dataset_wrapper=None, decoded=None, images_elsewhere: bool = False) -> DataLoader:
     """Train: random order, drop_last when there is more than one batch. Test: sequential.
 
     In a distributed run ``batch_size`` stays the global batch: each process loads its share of every
@@ -109,6 +115,8 @@ def build_data_loader(cfg, data_source, batch_size: int, transform, is_train: bo
         raise ValueError("Cannot build a data loader over an empty list of samples; check the dataset split.")
     wrapper_cls = dataset_wrapper or DatasetWrapper
     kwargs = {"decoded": decoded} if decoded else {}
+    if images_elsewhere:
+        kwargs["images_elsewhere"] = True
     wrapper = wrapper_cls(cfg, data_source, transform=transform, is_train=is_train, **kwargs)
     workers = cfg.DATALOADER.NUM_WORKERS
     common = dict(
@@ -165,10 +173,20 @@ class DataManager:
         if decoded and cfg.VERBOSE:
             print(describe_cache(len(decoded), len(decoded) + left, cfg.DATALOADER.DECODED_CACHE_MB,
                                  "Decoded training images", "DATALOADER.DECODED_CACHE_MB"))
+        gpu_augment = cfg.INPUT.GPU_AUGMENT and custom_tfm_train is None
+        if gpu_augment:
+            check_gpu_augment(cfg, len(dataset.train_x), len(decoded))
         self.train_loader_x = build_data_loader(
             cfg, dataset.train_x, cfg.DATALOADER.TRAIN_X.BATCH_SIZE, tfm_train, True, dataset_wrapper=dataset_wrapper,
-            decoded=decoded,
+            decoded=None if gpu_augment else decoded, images_elsewhere=gpu_augment,
         )
+        if gpu_augment:
+            device = torch.device("cuda") if torch.cuda.is_available() and cfg.USE_CUDA else torch.device("cpu")
+            augmenter = BatchAugmenter(cfg, decoded_in_order(dataset.train_x, decoded), device)
+            self.train_loader_x = GPUAugmentedLoader(self.train_loader_x, augmenter)
+            if cfg.VERBOSE:
+                print(f"INPUT.GPU_AUGMENT: training crops, flips and normalisation computed on {device} "
+                      "(torchvision tensor resampling: numerically different from the PIL pipeline)")
         self.val_loader = None
         if dataset.val:
             self.val_loader = build_data_loader(
