@@ -32,8 +32,8 @@ class EncodingPlan:
       a prompt's EOT cannot change its EOT feature: the fast plan stops after the last EOT of all
       classes; the reference plan keeps the full context length (77), as the original code.
     - ``shared_len``: leading positions identical for every class (start token + the unified context
-      before the class name), encoded once and attended to by every class like a key/value cache;
-      0 encodes every prompt in full.
+      before the class name, and fixed words between them), encoded once and attended to by every class
+      like a key/value cache; 0 encodes every prompt in full.
     - ``length_groups``: ((length, class indices), ...): classes grouped by prompt length, each group
       encoded only up to its own EOT; None encodes every prompt at ``seq_len``.
     """
@@ -91,6 +91,37 @@ def init_context(clip_model: nn.Module, n_ctx: int, ctx_init: str, n_cls: int, c
     return ctx_vectors, " ".join(["X"] * n_ctx)
 
 
+def init_leading_context(clip_model: nn.Module, n_ctx: int, ctx_init: str, dtype: torch.dtype,
+                         max_init_tokens: int = 4, log=print) -> Tuple[torch.Tensor, str]:
+    """Initial context as IVLP / MaPLe / PromptSRC make it (multimodal-prompt-learning's rule).
+
+    With words (``ctx_init``, "_" read as a space) and ``n_ctx <= max_init_tokens``: the context is the
+    token embeddings of the *first* ``n_ctx`` tokens of ``ctx_init``, and the prompt text keeps the whole
+    string, so with "a photo of a" and ``n_ctx`` 2, "a photo" is learned and "of a" stays fixed in front of
+    the class name. Otherwise (no words, or more tokens than ``max_init_tokens``): Gaussian (std 0.02),
+    unified (M, D), written as "X X ... X" (``n_ctx`` is never overridden, unlike :func:`init_context`).
+    """
+    ctx_dim = clip_model.ln_final.weight.shape[0]
+    if n_ctx < 1:
+        raise ValueError(f"The number of text context tokens must be >= 1, got {n_ctx}")
+    if ctx_init and n_ctx <= max_init_tokens:
+        ctx_init = ctx_init.replace("_", " ")
+        n_words = len(encode_text_tokens(ctx_init))
+        if n_words < n_ctx:
+            # The official code would take end-of-text / padding embeddings as context and drop the first
+            # tokens of every class name from the prompt.
+            raise ValueError(f'CTX_INIT "{ctx_init}" has {n_words} tokens, fewer than the {n_ctx} context tokens '
+                             "asked for: give a longer CTX_INIT or fewer context tokens")
+        weight = clip_model.token_embedding.weight
+        with torch.no_grad():
+            embedding = clip_model.token_embedding(tokenize(ctx_init, clip_context_length(clip_model)).to(weight.device))
+        return embedding[0, 1:1 + n_ctx, :].to(dtype).clone().cpu(), ctx_init
+    log("Initializing a generic context")
+    ctx_vectors = torch.empty(n_ctx, ctx_dim, dtype=dtype)
+    nn.init.normal_(ctx_vectors, std=0.02)
+    return ctx_vectors, " ".join(["X"] * n_ctx)
+
+
 def clip_context_length(clip_model: nn.Module) -> int:
     return clip_model.positional_embedding.shape[0]
 
@@ -99,12 +130,14 @@ class PromptLearner(nn.Module):
     """Context vectors + the fixed token embeddings of each class prompt -> prompts (n_cls, L, D).
 
     ``fast`` (default True) selects the fast encoding plan, False the reference plan (77 tokens per
-    prompt, nothing shared): ``MODEL.TEXT_ENCODING``. Both give the same text features.
+    prompt, nothing shared): ``MODEL.TEXT_ENCODING``. Both give the same text features. ``context``:
+    (initial context vectors, the words standing for them in the prompt text), made by a method's own
+    rule (e.g. :func:`init_leading_context`) instead of :func:`init_context` from ``n_ctx`` / ``ctx_init``.
     """
 
     def __init__(self, clip_model: nn.Module, classnames: Sequence[str], n_ctx: int = 16, ctx_init: str = "",
                  csc: bool = False, class_token_position: str = "end", dtype: torch.dtype = None,
-                 verbose: bool = True, fast: bool = True):
+                 verbose: bool = True, fast: bool = True, context: Optional[Tuple[torch.Tensor, str]] = None):
         super().__init__()
         if class_token_position not in CLASS_TOKEN_POSITIONS:
             raise ValueError(f'CLASS_TOKEN_POSITION must be one of {CLASS_TOKEN_POSITIONS}, got "{class_token_position}"')
@@ -115,7 +148,9 @@ class PromptLearner(nn.Module):
         context_length = clip_context_length(clip_model)
         log = print if verbose else (lambda *a, **k: None)
 
-        ctx_vectors, prompt_prefix = init_context(clip_model, n_ctx, ctx_init, n_cls, csc, dtype, log)
+        if context is None:
+            context = init_context(clip_model, n_ctx, ctx_init, n_cls, csc, dtype, log)
+        ctx_vectors, prompt_prefix = context
         n_ctx = ctx_vectors.shape[-2]
         log(f'Initial context: "{prompt_prefix}"')
         log(f"Number of context words (tokens): {n_ctx}")
@@ -171,7 +206,17 @@ class PromptLearner(nn.Module):
     def _shared_len(self) -> int:
         if self.csc or self.class_token_position == "front":
             return 1  # only the start token is common to all classes
-        return 1 + (self.n_ctx if self.class_token_position == "end" else self.n_ctx // 2)
+        if self.class_token_position == "middle":
+            return 1 + self.n_ctx // 2
+        # End layout: [SOT][ctx][fixed words][name . EOT]. Positions after the context whose token is the same
+        # for every class (the "of a" kept after 2 learned tokens of "a photo of a", or a first word all names
+        # share) are common too, so the shared prefix extends over them; every EOT stays outside it.
+        shared = 1 + self.n_ctx
+        ids = self.tokenized_prompts
+        last = int(self.eot_indices.min())
+        while shared < last and bool((ids[:, shared] == ids[0, shared]).all()):
+            shared += 1
+        return shared
 
     # ------------------------------------------------------------------ assembly
     def assemble(self, ctx: torch.Tensor, plan: Optional[EncodingPlan] = None) -> torch.Tensor:
