@@ -13,11 +13,13 @@ MaPLe 2 tokens at depth 9, PromptSRC 4+4 at depth 9/9; batch 4 (the official con
   frozen features from the same encoder weights with the patch embedding shared (no second tower).
 
 Both paths compute the same loss (PromptSRC: the full objective) and the same gradients; the image encoder runs
-with gradients in both (its prompts train), which is the floor of a step.
+with gradients in both (its prompts train), which is the floor of a step. The paths' steps alternate, so a
+shared machine's changing load affects both alike. Peak memory on a CPU is the process's peak RSS so far.
 """
 from __future__ import annotations
 
 import copy
+import statistics
 
 import torch
 import torch.nn.functional as F
@@ -132,12 +134,22 @@ def bench_deep(args) -> None:
         l_plain, g_plain = logits_and_grad(loss_plain)
     rows = []
     paths = [("fast", loss_fast, False)] + ([] if args.skip_plain else [("plain", loss_plain, True)])
-    for name, fn, plain in paths:
-        reset_peak(device)
-        t = median_time(lambda: step(fn), args.warmup, args.steps, device)
+    # The paths' steps alternate (fast, plain, fast, ...), so a machine whose load drifts (a shared CPU) slows
+    # both alike; each path's time is the median of its steps.
+    times = {name: [] for name, _, _ in paths}
+    peaks = {}
+    for i in range(args.warmup + args.steps):
+        for name, fn, _ in paths:
+            reset_peak(device)
+            t = median_time(lambda: step(fn), 0, 1, device)
+            peaks[name] = max(peaks.get(name, 0.0), peak_memory_mb(device))
+            if i >= args.warmup:
+                times[name].append(t)
+    for name, _, plain in paths:
+        t = statistics.median(times[name])
         rows.append({"path": name, "method": args.method, "classes": args.classes, "batch": batch,
                      "ms/step": 1000 * t, "images/s": batch / t, "text tokens/step": text_tokens(pl, 1, plain),
-                     "peak MB": peak_memory_mb(device)})
+                     "peak MB": peaks[name]})
     if not args.skip_plain:
         rows[0].update({"speed-up": rows[1]["ms/step"] / rows[0]["ms/step"],
                         "max rel diff logits": max_rel_diff(l_fast, l_plain), "max rel diff grad": max_rel_diff(g_fast, g_plain)})
