@@ -98,6 +98,37 @@ def init_context(clip_model: nn.Module, n_ctx: int, ctx_init: str, n_cls: int, c
     return ctx_vectors, " ".join(["X"] * n_ctx)
 
 
+def init_leading_context(clip_model: nn.Module, n_ctx: int, ctx_init: str, dtype: torch.dtype,
+                         max_init_tokens: int = 4, log=print) -> Tuple[torch.Tensor, str]:
+    """Initial context as IVLP / MaPLe / PromptSRC make it (multimodal-prompt-learning's rule).
+
+    With words (``ctx_init``, "_" read as a space) and ``n_ctx <= max_init_tokens``: the context is the
+    token embeddings of the *first* ``n_ctx`` tokens of ``ctx_init``, and the prompt text keeps the whole
+    string, so with "a photo of a" and ``n_ctx`` 2, "a photo" is learned and "of a" stays fixed in front of
+    the class name. Otherwise (no words, or more tokens than ``max_init_tokens``): Gaussian (std 0.02),
+    unified (M, D), written as "X X ... X" (``n_ctx`` is never overridden, unlike :func:`init_context`).
+    """
+    ctx_dim = clip_model.ln_final.weight.shape[0]
+    if n_ctx < 1:
+        raise ValueError(f"The number of text context tokens must be >= 1, got {n_ctx}")
+    if ctx_init and n_ctx <= max_init_tokens:
+        ctx_init = ctx_init.replace("_", " ")
+        n_words = len(encode_text_tokens(ctx_init))
+        if n_words < n_ctx:
+            # The official code would take end-of-text / padding embeddings as context and drop the first
+            # tokens of every class name from the prompt.
+            raise ValueError(f'CTX_INIT "{ctx_init}" has {n_words} tokens, fewer than the {n_ctx} context tokens '
+                             "asked for: give a longer CTX_INIT or fewer context tokens")
+        weight = clip_model.token_embedding.weight
+        with torch.no_grad():
+            embedding = clip_model.token_embedding(tokenize(ctx_init, clip_context_length(clip_model)).to(weight.device))
+        return embedding[0, 1:1 + n_ctx, :].to(dtype).clone().cpu(), ctx_init
+    log("Initializing a generic context")
+    ctx_vectors = torch.empty(n_ctx, ctx_dim, dtype=dtype)
+    nn.init.normal_(ctx_vectors, std=0.02)
+    return ctx_vectors, " ".join(["X"] * n_ctx)
+
+
 def clip_context_length(clip_model: nn.Module) -> int:
     return clip_model.positional_embedding.shape[0]
 
@@ -109,7 +140,8 @@ class PromptLearner(nn.Module):
     prompt, nothing shared): ``MODEL.TEXT_ENCODING``. Both give the same text features.
 
     Methods with their own initialisation or prompt text pass ``context`` = (initial vectors (M, D), the
-    words standing for them) instead of ``n_ctx`` / ``ctx_init`` / ``csc``, and/or ``prompt_template``: the
+    words standing for them) instead of ``n_ctx`` / ``ctx_init`` / ``csc`` (e.g. from
+    :func:`init_leading_context`), and/or ``prompt_template``: the
     whole prompt with "{}" for the class name, whose first M tokens after the start token are replaced by
     the context (class token at the end only). Default: "<context words> {}.".
     """

@@ -12,7 +12,7 @@ import hashlib
 import json
 import os
 from collections import OrderedDict
-from typing import Optional
+from typing import Callable, Optional
 
 import torch
 
@@ -108,21 +108,29 @@ def _strip_module(state_dict):
     return OrderedDict((k[7:] if k.startswith("module.") else k, v) for k, v in state_dict.items())
 
 
-def load_state_dict_checked(module, state_dict: dict, source: str, class_dependent=(), ignored=()) -> None:
+def load_state_dict_checked(module, state_dict: dict, source: str, class_dependent=(), ignored=(), optional=()) -> None:
     """The one rule for loading a checkpoint into a registered module: every entry must fit.
 
     Exceptions, declared by the trainer: ``class_dependent`` buffer names (last key component, e.g.
     ``token_prefix``) are rebuilt from the current class names, so they are dropped from the checkpoint
     and never required (a model trained on base classes loads for new ones); ``ignored`` full key names
-    are entries of official checkpoints the method does not use. Anything else missing or unexpected
-    is an error naming the keys; shapes must match.
+    (or, ending in ".", key prefixes) are entries of official checkpoints the method does not use;
+    ``optional`` full key names may be absent (frozen weights a registered whole model holds: they come
+    from the CLIP file, and are loaded when a checkpoint carries them). Anything else missing or
+    unexpected is an error naming the keys; shapes must match.
     """
     def is_class_dependent(key: str) -> bool:
         return key.split(".")[-1] in class_dependent
 
-    state = {k: v for k, v in _strip_module(state_dict).items() if not is_class_dependent(k) and k not in ignored}
+    prefixes = tuple(k for k in ignored if k.endswith("."))
+
+    def is_ignored(key: str) -> bool:
+        return key in ignored or (bool(prefixes) and key.startswith(prefixes))
+
+    state = {k: v for k, v in _strip_module(state_dict).items() if not is_class_dependent(k) and not is_ignored(k)}
     result = module.load_state_dict(state, strict=False)
-    missing = [k for k in result.missing_keys if not is_class_dependent(k)]
+    optional = set(optional)
+    missing = [k for k in result.missing_keys if not is_class_dependent(k) and k not in optional]
     unexpected = list(result.unexpected_keys)
     if missing or unexpected:
         raise RuntimeError(
@@ -175,17 +183,21 @@ def checkpoint_to_resume(fdir: str) -> str:
 
 
 def resume_from_checkpoint(fdir: str, model, optimizer=None, scheduler=None, class_dependent=(), ignored=(),
-                           run_config: Optional[dict] = None) -> int:
+                           run_config: Optional[dict] = None, optional=(),
+                           on_load: Optional[Callable[[dict, str], None]] = None) -> int:
     """Load the file named in ``fdir/checkpoint`` into model/optimizer/scheduler; return its epoch.
 
     With ``run_config`` (:func:`run_fingerprint` of the current run), a checkpoint written under another
-    configuration is refused (:class:`ResumeConfigError`)."""
+    configuration is refused (:class:`ResumeConfigError`). ``on_load(checkpoint, path)`` receives the loaded
+    checkpoint (a trainer's own entries, e.g. PromptSRC's running prompt average)."""
     fpath = checkpoint_to_resume(fdir)
     print(f'Loading checkpoint from "{fpath}"')
     checkpoint = load_checkpoint(fpath)
     if run_config is not None:
         check_resume_config(checkpoint.get("config"), run_config, fpath)
-    load_state_dict_checked(model, checkpoint["state_dict"], fpath, class_dependent, ignored)
+    load_state_dict_checked(model, checkpoint["state_dict"], fpath, class_dependent, ignored, optional)
+    if on_load is not None:
+        on_load(checkpoint, fpath)
     print("Loaded model weights")
     if optimizer is not None and checkpoint.get("optimizer") is not None:
         optimizer.load_state_dict(checkpoint["optimizer"])

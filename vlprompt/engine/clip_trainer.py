@@ -75,10 +75,17 @@ class CLIPTrainer(TrainerX):
     device and in the run's precision (so fixed texts are encoded where the model runs). The default
     training step is cross-entropy on the model's logits (:meth:`compute_loss`); evaluation encodes
     the class text features once (unless the model's prompts depend on the image).
+
+    Methods whose learnable tensors sit in both encoders (deep prompts) register the whole model, as the
+    official code does: ``learnable = ""``, ``checkpoint_name`` (the registered name and checkpoint
+    folder, e.g. "VLPromptLearner") and :meth:`trainable` (which parameters train). The checkpoints written
+    then hold the trainable tensors and buffers only, under the whole model's key names (the frozen CLIP
+    weights are the backbone file's); official whole-model checkpoints load, their frozen weights included.
     """
 
     prec_key = "COOP"
     learnable = "prompt_learner"
+    checkpoint_name = ""  # registered name / checkpoint folder when it differs from ``learnable``
     check_input_size = True
     # Buffers recomputed from the current class names; dropped when loading a checkpoint so that a
     # model trained on one set of classes loads for another (base -> new, cross-dataset).
@@ -97,6 +104,21 @@ class CLIPTrainer(TrainerX):
             raise ValueError(f'TRAINER.{self.prec_key}.PREC must be one of {PRECISIONS}, got "{prec}"')
         if cfg.MODEL.TEXT_ENCODING not in TEXT_ENCODINGS:
             raise ValueError(f'MODEL.TEXT_ENCODING must be one of {TEXT_ENCODINGS}, got "{cfg.MODEL.TEXT_ENCODING}"')
+
+    @property
+    def registered_name(self) -> str:
+        return self.checkpoint_name or self.learnable
+
+    def trainable(self, name: str) -> bool:
+        """Whether the model's parameter ``name`` trains (default: those of the learnable module)."""
+        if not self.learnable:
+            raise NotImplementedError(f'{type(self).__name__} registers the whole model (learnable = ""): override '
+                                      "trainable(name) to say which parameters train")
+        return name.startswith(self.learnable + ".")
+
+    def frozen_keys(self, name: str) -> frozenset:
+        return frozenset(n for n, p in self._models[name].named_parameters(remove_duplicate=False)
+                         if not p.requires_grad)
 
     @property
     def fast_text(self) -> bool:
@@ -135,22 +157,26 @@ class CLIPTrainer(TrainerX):
         self.model = self.build_custom_clip(classnames, clip_model)
         print("Turning off gradients in both the image and the text encoder")
         for name, param in self.model.named_parameters():
-            param.requires_grad_(name.startswith(self.learnable + "."))
+            param.requires_grad_(self.trainable(name))
         enabled = sorted(n for n, p in self.model.named_parameters() if p.requires_grad)
         print(f"Parameters to be updated: {enabled}")
-        learnable = getattr(self.model, self.learnable)
+        learnable = getattr(self.model, self.learnable) if self.learnable else self.model
         if cfg.MODEL.INIT_WEIGHTS:
             load_pretrained_weights(learnable, cfg.MODEL.INIT_WEIGHTS)
         self.model.to(self.device)  # modules the method created on the CPU (e.g. the context vectors)
-        self.optim = build_optimizer(learnable, cfg.OPTIM)
+        self.optim = build_optimizer([p for p in learnable.parameters() if p.requires_grad], cfg.OPTIM)
         self.sched = build_lr_scheduler(self.optim, cfg.OPTIM)
-        self.register_model(self.learnable, learnable, self.optim, self.sched)
+        self.register_model(self.registered_name, learnable, self.optim, self.sched)
         if is_distributed():
             # Gradients of the learnable module are averaged across processes by DDP; the frozen
-            # encoders stay plain modules. Checkpoints use the unwrapped (registered) module.
+            # encoders stay plain modules (DDP skips frozen parameters of a registered whole model).
+            # Checkpoints use the unwrapped (registered) module.
             device_ids = [self.device.index] if self.device.type == "cuda" else None
-            setattr(self.model, self.learnable, _DistributedModule(learnable, device_ids=device_ids,
-                                                                   broadcast_buffers=False))
+            wrapped = _DistributedModule(learnable, device_ids=device_ids, broadcast_buffers=False)
+            if self.learnable:
+                setattr(self.model, self.learnable, wrapped)
+            else:
+                self.model = wrapped
         self.scaler = torch.amp.GradScaler("cuda") if self.autocast_dtype() == torch.float16 else None
 
     def autocast_dtype(self):
@@ -198,7 +224,7 @@ class CLIPTrainer(TrainerX):
     def before_test(self) -> None:
         # Class text features do not depend on the image: encode them once per evaluation (the
         # reference computation re-encodes them for every test batch).
-        model = self.model
+        model = getattr(self.model, "module", self.model)  # a registered whole model may be wrapped by DDP
         if self.fast_text and isinstance(model, PromptCLIP) and not model.image_conditioned:
             with self.autocast():
                 self._eval_text_features = model.text_features()

@@ -50,7 +50,10 @@ class TrainerBase:
     - :meth:`finalize_cfg`: the method's last word on the merged config (e.g. a forced epoch count);
     - ``class_dependent_keys``: buffers rebuilt from the class names, dropped when a checkpoint is
       loaded (so a model trained on base classes loads for new ones); ``ignored_checkpoint_keys``:
-      entries of official checkpoints the method does not use. Every other key must fit exactly.
+      entries of official checkpoints the method does not use (a key ending in "." ignores every key
+      under it). Every other key must fit exactly, except the :meth:`frozen_keys` of a registered model.
+    - :meth:`checkpoint_extras` / :meth:`restore_checkpoint_extras`: a trainer's own state that must
+      survive an interrupted run (written into every checkpoint, restored on resume).
     """
 
     class_dependent_keys: tuple = ()
@@ -103,6 +106,19 @@ class TrainerBase:
         return names
 
     # ------------------------------------------------------------------ checkpoints
+    def frozen_keys(self, name: str) -> frozenset:
+        """State-dict keys of the registered model ``name`` that hold frozen weights (CLIP's, where the whole
+        model is registered, as the official deep-prompt code does): left out of the checkpoints written here
+        (they are the backbone file's), not required when loading, and loaded when a checkpoint has them."""
+        return frozenset()
+
+    def checkpoint_extras(self) -> dict:
+        """Entries of the trainer's own added to every checkpoint (default none)."""
+        return {}
+
+    def restore_checkpoint_extras(self, checkpoint: dict, path: str) -> None:
+        """Called with each checkpoint a run resumes from (the counterpart of :meth:`checkpoint_extras`)."""
+
     def save_model(self, epoch: int, directory: str, is_best: bool = False, val_result=None, model_name: str = "",
                    weights_only_learnable: bool = False) -> None:
         """Checkpoint every registered model (rank 0 only). ``weights_only_learnable`` leaves out the
@@ -113,7 +129,10 @@ class TrainerBase:
         for name in self.get_model_names():
             optim = self._optims[name]
             sched = self._scheds[name]
+            frozen = self.frozen_keys(name)
             state_dict = self._models[name].state_dict()
+            if frozen:
+                state_dict = {k: v for k, v in state_dict.items() if k not in frozen}
             if weights_only_learnable:
                 state_dict = {k: v for k, v in state_dict.items() if k.split(".")[-1] not in self.class_dependent_keys}
             state = {
@@ -123,6 +142,7 @@ class TrainerBase:
                 "scheduler": sched.state_dict() if sched is not None else None,
                 "val_result": val_result,
                 "rng_state": get_rng_state(),  # extra keys (ignored by the reference's loader)
+                **self.checkpoint_extras(),
             }
             if fingerprint is not None:
                 state.update(config=fingerprint, config_hash=fingerprint_hash(fingerprint))
@@ -150,6 +170,7 @@ class TrainerBase:
             start_epoch = resume_from_checkpoint(
                 os.path.join(directory, name), self._models[name], self._optims[name], self._scheds[name],
                 class_dependent=self.class_dependent_keys, ignored=self.ignored_checkpoint_keys, run_config=fingerprint,
+                optional=self.frozen_keys(name), on_load=self.restore_checkpoint_extras,
             )
         return start_epoch
 
@@ -166,7 +187,7 @@ class TrainerBase:
             checkpoint = load_checkpoint(model_path)
             print(f'Loading weights to {name} from "{model_path}" (epoch = {checkpoint["epoch"]})')
             load_state_dict_checked(self._models[name], checkpoint["state_dict"], model_path,
-                                    self.class_dependent_keys, self.ignored_checkpoint_keys)
+                                    self.class_dependent_keys, self.ignored_checkpoint_keys, self.frozen_keys(name))
 
     # ------------------------------------------------------------------ modes and updates
     def set_model_mode(self, mode: str = "train", names=None) -> None:

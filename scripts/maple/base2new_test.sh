@@ -1,0 +1,4 @@
+#!/bin/bash
+# MaPLe: see scripts/common/base2new_test.sh (CFG default vit_b16_c2_ep5_batch4_2ctx; SHOTS, LOADEP override).
+# usage: DATA=/path/to/datasets bash scripts/maple/base2new_test.sh DATASET SEED
+CFG=${CFG:-vit_b16_c2_ep5_batch4_2ctx} exec bash "$(dirname "$0")/../common/base2new_test.sh" MaPLe "$@"
