@@ -2,6 +2,7 @@
 
 - CoOp: every class prompt padded to 77 tokens and encoded in full, at every step and test batch.
 - CoCoOp: one image at a time, 77-token prompts for every class.
+- CLIP-LoRA: CLIP's own ``encode_text`` of the 77-token prompts (through the LoRA attention's forward).
 """
 from __future__ import annotations
 
@@ -39,3 +40,10 @@ def reference_cocoop_logits(model, image: torch.Tensor) -> torch.Tensor:
         text = F.normalize(TextEncoder.forward(model.text_encoder, prompts, pl.eot_indices), dim=-1)
         out.append(model.logit_scale.exp() * f_i @ text.to(f_i.dtype).t())
     return torch.stack(out)
+
+
+def reference_lora_text_features(clip_model, tokenized: torch.Tensor) -> torch.Tensor:
+    """Normalised text features of the 77-token prompts by CLIP's own ``encode_text`` (the official
+    CLIP-LoRA computation: every prompt in full, every step)."""
+    return F.normalize(clip_model.encode_text(tokenized.to(clip_model.positional_embedding.device)), dim=-1)
+
