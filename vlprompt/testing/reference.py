@@ -3,6 +3,7 @@
 - CoOp: every class prompt padded to 77 tokens and encoded in full, at every step and test batch.
 - CoCoOp: one image at a time, 77-token prompts for every class.
 - CLIP-LoRA: CLIP's own ``encode_text`` of the 77-token prompts (through the LoRA attention's forward).
+- Tip-Adapter: the official hyper-parameter search, recomputing every term for every grid point.
 """
 from __future__ import annotations
 
@@ -47,3 +48,20 @@ def reference_lora_text_features(clip_model, tokenized: torch.Tensor) -> torch.T
     CLIP-LoRA computation: every prompt in full, every step)."""
     return F.normalize(clip_model.encode_text(tokenized.to(clip_model.positional_embedding.device)), dim=-1)
 
+
+def reference_tip_search(features, labels, clip_weights, cache_keys, cache_values, scale, steps):
+    """The official ``search_hp`` transcribed: (beta, alpha) of the first strictly best val accuracy, with
+    ``clip_weights`` (D, C) and ``cache_keys`` (D, N) as the official code holds them."""
+    beta_list = [i * (scale[0] - 0.1) / steps[0] + 0.1 for i in range(steps[0])]
+    alpha_list = [i * (scale[1] - 0.1) / steps[1] + 0.1 for i in range(steps[1])]
+    best_acc, best_beta, best_alpha = 0, 0, 0
+    for beta in beta_list:
+        for alpha in alpha_list:
+            affinity = features @ cache_keys
+            cache_logits = ((-1) * (beta - beta * affinity)).exp() @ cache_values
+            clip_logits = 100. * features @ clip_weights
+            tip_logits = clip_logits + cache_logits * alpha
+            acc = 100 * float((tip_logits.topk(1, 1, True, True)[1].t()[0] == labels).float().sum()) / labels.shape[0]
+            if acc > best_acc:
+                best_acc, best_beta, best_alpha = acc, beta, alpha
+    return best_beta, best_alpha, best_acc
