@@ -2,6 +2,7 @@
 
     python benchmarks/bench_train.py --arch ViT-B/16 --classes 100 --method coop --steps 2
     python benchmarks/bench_train.py --arch ViT-B/16 --classes 100 --method cocoop --steps 2
+    python benchmarks/bench_train.py --arch ViT-B/16 --classes 100 --method clip_lora --steps 2   # adapters.py
 
 Plain path = the original code's computation: 77-token prompts, every class re-encoded every step,
 CoCoOp one image at a time. Fast path = vlprompt's (truncation after the last EOT, shared-prefix
@@ -11,6 +12,7 @@ max relative difference of logits and of context gradients between the paths, an
 """
 import argparse
 
+import adapters
 import torch
 import torch.nn.functional as F
 from common import (
@@ -31,13 +33,16 @@ from common import (
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     common_args(p)
-    p.add_argument("--method", default="coop", choices=["coop", "cocoop"])
+    p.add_argument("--method", default="coop", choices=["coop", "cocoop", *adapters.METHODS])
+    adapters.add_args(p)
     p.add_argument("--steps", type=int, default=3)
     p.add_argument("--skip-plain", action="store_true", help="time the fast path only")
     p.add_argument("--plain-chunk", type=int, default=0,
                    help="encode the plain path's prompts in checkpointed chunks of this many classes "
                         "(same values; needed when its activations do not fit in memory, e.g. 1000 classes)")
     args = p.parse_args(argv)
+    if args.method in adapters.METHODS:
+        return adapters.main(args)  # CLIP-LoRA, Tip-Adapter-F: benchmarks/adapters.py
     device = torch.device(args.device)
     batch = args.batch or (1 if args.method == "cocoop" else 32)
 
