@@ -110,8 +110,8 @@ def test_amp_and_a_frozen_tower(run_train, data_root, tmp_path):
 def test_two_processes_equal_one_process(data_root, tmp_path, clip_cache):
     """The adapters live inside both encoders (no DDP wrapper): their gradients are averaged as they are
     accumulated, so two processes train the same adapters as one (deterministic inputs, no dropout)."""
-    opts = BUDGET + ["TRAINER.CLIP_LORA.DROPOUT_RATE", "0.0", "INPUT.TRANSFORMS", "['normalize']",
-                     "DATALOADER.TRAIN_X.BATCH_SIZE", "8", "MODEL.BACKBONE.CACHE_DIR", clip_cache]
+    opts = BUDGET + ["TRAINER.CLIP_LORA.DROPOUT_RATE", "0.0", "INPUT.TRANSFORMS", "['normalize']", "TRAINER.CLIP_LORA.N_ITERS",
+                     "2", "DATALOADER.TRAIN_X.BATCH_SIZE", "8", "MODEL.BACKBONE.CACHE_DIR", clip_cache]
     env = dict(os.environ, OMP_NUM_THREADS="1")
     subprocess.run([sys.executable, str(REPO / "train.py"), *lora_args(data_root, tmp_path / "one"), *opts],
                    check=True, env=env, capture_output=True)

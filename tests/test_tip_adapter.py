@@ -152,6 +152,24 @@ def test_tip_adapter_f_trains_per_iteration_selects_on_val_and_reloads(run_train
     log_official = run_train(args + ["--eval-only", "--model-dir", str(official)], _opts(tmp_path))
     assert "best_F_4shots.pt" in log_official and final_accuracy(log_official) == acc
 
+    # Interrupted after 3 epochs, then resumed: the schedule, the views per epoch and the chosen epoch continue.
+    from vlprompt.trainers.tip_adapter import TipAdapterF
+
+    def stop(self):
+        if self.epoch == 3:
+            raise KeyboardInterrupt("stopped for the test")
+
+    resumed = tmp_path / "resumed"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(TipAdapterF, "before_epoch", stop)
+        with pytest.raises(KeyboardInterrupt):
+            run_train(coop_args(data_root, resumed, trainer="TipAdapterF", config=TIPF_TINY), _opts(tmp_path))
+    run_train(coop_args(data_root, resumed, trainer="TipAdapterF", config=TIPF_TINY), _opts(tmp_path))
+    assert "Previous epoch: 3" in sorted(resumed.glob("log.txt-*"))[-1].read_text()
+    again = torch.load(resumed / "tip_adapter/model.pth.tar-5", weights_only=True)["state_dict"]
+    for k, v in final["state_dict"].items():
+        assert torch.equal(again[k], v), k
+
 
 def test_base_to_novel_is_refused_with_the_explanation(script_env, capsys):
     work, env = script_env
