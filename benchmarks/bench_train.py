@@ -3,6 +3,7 @@
     python benchmarks/bench_train.py --arch ViT-B/16 --classes 100 --method coop --steps 2
     python benchmarks/bench_train.py --arch ViT-B/16 --classes 100 --method cocoop --steps 2
     python benchmarks/bench_train.py --arch ViT-B/16 --classes 100 --method ivlp --steps 2   # also maple, promptsrc
+    python benchmarks/bench_train.py --arch ViT-B/16 --classes 100 --method clip_lora --steps 2   # adapters.py
 
 Plain path = the original code's computation: 77-token prompts, every class re-encoded every step,
 CoCoOp one image at a time. Fast path = vlprompt's (truncation after the last EOT, shared-prefix
@@ -12,6 +13,7 @@ max relative difference of logits and of context gradients between the paths, an
 """
 import argparse
 
+import adapters
 import text_successors
 import torch
 import torch.nn.functional as F
@@ -34,7 +36,9 @@ from deep_prompts import DEEP_METHODS, bench_deep
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     common_args(p)
-    p.add_argument("--method", default="coop", choices=["coop", "cocoop", *text_successors.METHODS, *DEEP_METHODS])
+    p.add_argument("--method", default="coop",
+                   choices=["coop", "cocoop", *text_successors.METHODS, *DEEP_METHODS, *adapters.METHODS])
+    adapters.add_args(p)
     p.add_argument("--steps", type=int, default=3)
     p.add_argument("--skip-plain", action="store_true", help="time the fast path only")
     p.add_argument("--plain-chunk", type=int, default=0,
@@ -45,6 +49,8 @@ def main(argv=None) -> None:
         return text_successors.run(args)
     if args.method in DEEP_METHODS:  # IVLP / MaPLe / PromptSRC: benchmarks/deep_prompts.py
         return bench_deep(args)
+    if args.method in adapters.METHODS:
+        return adapters.main(args)  # CLIP-LoRA, Tip-Adapter-F: benchmarks/adapters.py
     device = torch.device(args.device)
     batch = args.batch or (1 if args.method == "cocoop" else 32)
 

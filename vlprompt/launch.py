@@ -16,7 +16,10 @@ CoOp's ``nctx16_cscFalse_ctpend``, and is absent for methods without one):
     zeroshot         OUT/<Trainer>/<cfg>/<dataset>[_base|_new]                             (unseeded)
 
 The evaluation protocols load the model of their training protocol (``--model-dir``) at
-``--load-epoch`` (default: the config's OPTIM.MAX_EPOCH, i.e. the last checkpoint).
+``--load-epoch`` (default: the trainer's ``final_epoch``, the config's OPTIM.MAX_EPOCH, i.e. the last
+checkpoint; for methods whose epoch count depends on the data, no ``--load-epoch``: the final checkpoint).
+A protocol a method cannot run (its ``unsupported_protocols``, e.g. base-to-novel for Tip-Adapter) is an
+error with the method's explanation, before anything runs.
 
 **One rule** for every launcher: a run is *finished* when its folder holds ``results.json`` (written
 after the final evaluation), and is skipped; a folder without one is an *interrupted* run, which
@@ -31,6 +34,7 @@ Command line (what the shell scripts call)::
     python -m vlprompt.launch base2new_test --trainer CoCoOp --dataset dtd --config <cfg> --seeds 1
     python -m vlprompt.launch ... --print          # the train.py commands of unfinished runs
     python -m vlprompt.launch ... --print-dir      # the experiment folder (for parse_test_res.py)
+    VLPROMPT_IN_PROCESS=1 python -m vlprompt.launch ...   # the runs in this process (no start-up per seed)
 
 ``--config`` / ``--dataset`` take a stem (looked up in ``configs/trainers/<Trainer>/`` and
 ``configs/datasets/``, then beside plug-in files: ``<plug-in folder>/configs/trainers/<Trainer>/`` and
@@ -245,7 +249,7 @@ class RunSpec:
         if self.load_epoch is not None:
             return self.load_epoch
         source = self.source if self.protocol == "xd_test" else None
-        return int(self.cfg(source).OPTIM.MAX_EPOCH)
+        return trainer_class(self.trainer).final_epoch(self.cfg(source))  # None: the final checkpoint
 
     def argv(self) -> List[str]:
         """train.py's arguments: the original flags, then the KEY VALUE options."""
@@ -267,6 +271,17 @@ class RunSpec:
         """"finished" (results.json), "failed" (results.json with status "failed"), "interrupted"
         (folder without results.json: resumed by train.py) or "new"."""
         return run_status(self.output_dir)
+
+
+class ProtocolNotSupported(ValueError):
+    """The trainer cannot run this protocol (its ``unsupported_protocols`` says why)."""
+
+
+def check_protocol(spec: RunSpec) -> None:
+    """Raise :class:`ProtocolNotSupported` with the method's explanation if it cannot run ``spec.protocol``."""
+    reason = getattr(trainer_class(spec.trainer), "unsupported_protocols", {}).get(spec.protocol)
+    if reason:
+        raise ProtocolNotSupported(f"{spec.trainer} cannot run the {spec.protocol} protocol: {reason}")
 
 
 def failure_reason(output_dir: str) -> str:
@@ -407,6 +422,8 @@ def launch(specs: Sequence[RunSpec], keep_going: bool = False, in_process: bool 
     before each run; ``in_process`` runs train.py in this process (sequential only). With the sequential
     launcher the first failure stops the rest unless ``keep_going``; parallel launchers run everything.
     """
+    for spec in specs:
+        check_protocol(spec)
     launcher = launcher or Launcher()
     summary = LaunchSummary()
     for stage in _stages(specs):
@@ -599,6 +616,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         parser.error(f"after '--' come KEY VALUE config options only, got {args.opts}"
                      + (f"; launcher flags such as {flags[0]} go before '--'" if flags else ""))
     specs = specs_from_args(args)
+    try:
+        for spec in specs:
+            check_protocol(spec)
+    except ProtocolNotSupported as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     if args.print_dir:
         print(specs[0].experiment_dir)
         return 0
@@ -607,7 +630,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             if spec.status() != "finished":
                 print(shlex.join(spec.command()))
         return 0
-    return launch(specs, keep_going=args.keep_going).returncode
+    # VLPROMPT_IN_PROCESS=1: every train.py run in this process (one interpreter start-up for all seeds).
+    in_process = os.environ.get("VLPROMPT_IN_PROCESS", "") == "1"
+    return launch(specs, keep_going=args.keep_going, in_process=in_process).returncode
 
 
 if __name__ == "__main__":

@@ -53,6 +53,32 @@ class EncodingPlan:
         return EncodingPlan(self.eot_indices.to(device), self.seq_len, self.shared_len, groups)
 
 
+def plan_from_eot(eot_indices: torch.Tensor, context_length: int, shared_len: int = 0,
+                  truncate: bool = True) -> EncodingPlan:
+    """The :class:`EncodingPlan` of prompts whose EOT positions are ``eot_indices`` (n_cls,).
+
+    ``truncate``: each prompt is encoded up to its own EOT (classes grouped by length); otherwise every
+    prompt at ``context_length``. ``shared_len``: leading positions identical for every prompt (0: none).
+    """
+    groups = None
+    if truncate:
+        by_length: dict = {}
+        for i, e in enumerate(eot_indices.tolist()):  # computed once per plan: no device sync per step
+            by_length.setdefault(e + 1, []).append(i)
+        device = eot_indices.device
+        groups = tuple((length, torch.tensor(idx, device=device)) for length, idx in sorted(by_length.items()))
+    seq_len = int(eot_indices.max()) + 1 if truncate else context_length
+    return EncodingPlan(eot_indices, seq_len, shared_len, groups)
+
+
+def common_prefix_length(tokenized: torch.Tensor) -> int:
+    """Leading token positions identical in every row of ``tokenized`` (n, L), at most the first EOT
+    position (so every prompt keeps at least its EOT token outside the shared prefix)."""
+    same = (tokenized == tokenized[:1]).all(dim=0)
+    n = int(same.long().cumprod(0).sum())
+    return min(n, int(tokenized.argmax(dim=-1).min()))
+
+
 def _layout_index(n_ctx: int, name_len: int, seq_len: int, position: str) -> List[int]:
     """Positions, in the 'end' layout [SOT, ctx(M), name(L), rest], that make up the given layout."""
     sot, ctx = [0], list(range(1, 1 + n_ctx))
@@ -208,18 +234,10 @@ class PromptLearner(nn.Module):
     # ------------------------------------------------------------------ encoding plans
     def make_plan(self, truncate: bool = True, shared_prefix: bool = True) -> EncodingPlan:
         """The plan with EOT truncation / length groups (``truncate``) and prefix sharing on or off."""
-        device = self.eot_indices.device
-        key = (truncate, shared_prefix, str(device))
+        key = (truncate, shared_prefix, str(self.eot_indices.device))
         if key not in self._plans:
-            eot = self.eot_indices
-            groups = None
-            if truncate:
-                by_length: dict = {}
-                for i, e in enumerate(eot.tolist()):  # computed once per plan: no device sync per step
-                    by_length.setdefault(e + 1, []).append(i)
-                groups = tuple((length, torch.tensor(idx, device=device)) for length, idx in sorted(by_length.items()))
-            seq_len = int(eot.max()) + 1 if truncate else self.context_length
-            self._plans[key] = EncodingPlan(eot, seq_len, self._shared_len() if shared_prefix else 0, groups)
+            self._plans[key] = plan_from_eot(self.eot_indices, self.context_length,
+                                             self._shared_len() if shared_prefix else 0, truncate)
         return self._plans[key]
 
     @property
@@ -233,11 +251,9 @@ class PromptLearner(nn.Module):
         if self.class_token_position == "middle":
             return 1 + self.n_ctx // 2
         # End layout: [SOT][ctx], then any fixed tokens every class prompt has next (a template's words
-        # before the class name); same ids, same embeddings. Every EOT stays after the shared part.
-        start = 1 + self.n_ctx
-        ids = self.tokenized_prompts[:, start:int(self.eot_indices.min())]
-        same = (ids == ids[:1]).all(dim=0).tolist() + [False]
-        return start + same.index(False)
+        # before the class name, the "of a" after 2 learned tokens of "a photo of a"); same ids, same
+        # embeddings. Every EOT stays after the shared part.
+        return max(1 + self.n_ctx, common_prefix_length(self.tokenized_prompts))
 
     # ------------------------------------------------------------------ assembly
     def assemble(self, ctx: torch.Tensor, plan: Optional[EncodingPlan] = None) -> torch.Tensor:
@@ -265,3 +281,49 @@ class PromptLearner(nn.Module):
 
     def forward(self, plan: Optional[EncodingPlan] = None) -> torch.Tensor:
         return self.assemble(self.ctx, plan)
+
+
+class FixedPrompts(nn.Module):
+    """Hand-written class prompts (one template, no learnable token) as token embeddings, with their plan.
+
+    For methods that adapt the text *encoder* rather than its input (e.g. low-rank adapters in its
+    attention, CLIP-LoRA): the prompts are fixed, so their embeddings are computed once, and the plan
+    shares the leading tokens every prompt has in common (start token + the template's words before the
+    class name, e.g. "a photo of a") and cuts each prompt after its EOT. ``fast`` as for
+    :class:`PromptLearner` (``MODEL.TEXT_ENCODING``).
+    """
+
+    def __init__(self, clip_model: nn.Module, classnames: Sequence[str], template: str, fast: bool = True):
+        super().__init__()
+        from .prompts import class_prompts
+
+        self.prompts = class_prompts(template, classnames)
+        self.context_length = clip_context_length(clip_model)
+        tokenized = tokenize(self.prompts, self.context_length)
+        weight = clip_model.token_embedding.weight
+        with torch.no_grad():
+            embedding = clip_model.token_embedding(tokenized.to(weight.device)).cpu()
+        # Rebuilt from the class names: not saved (nothing here is learned).
+        self.register_buffer("token_embeddings", embedding, persistent=False)
+        self.register_buffer("eot_indices", tokenized.argmax(dim=-1), persistent=False)
+        self.tokenized_prompts = tokenized
+        self.shared_len = common_prefix_length(tokenized)
+        self.fast = fast
+        self._plans = {}
+
+    def make_plan(self, truncate: bool = True, shared_prefix: bool = True) -> EncodingPlan:
+        key = (truncate, shared_prefix, str(self.eot_indices.device))
+        if key not in self._plans:
+            self._plans[key] = plan_from_eot(self.eot_indices, self.context_length,
+                                             self.shared_len if shared_prefix else 0, truncate)
+        return self._plans[key]
+
+    @property
+    def plan(self) -> EncodingPlan:
+        """Fast (EOT truncation + shared prefix) or reference (77 tokens, nothing shared), per ``fast``."""
+        return self.make_plan(self.fast, self.fast)
+
+    def forward(self, plan: Optional[EncodingPlan] = None) -> torch.Tensor:
+        """Prompt embeddings (n_cls, L, D) up to the plan's length."""
+        plan = plan or self.plan
+        return self.token_embeddings[:, :plan.seq_len]

@@ -182,6 +182,21 @@ def checkpoint_to_resume(fdir: str) -> str:
         return os.path.join(fdir, f.readline().strip())
 
 
+def final_checkpoint(fdir: str) -> str:
+    """The final ``model.pth.tar-N`` of a finished training run (the file ``fdir/checkpoint`` names), for
+    methods whose last epoch depends on the data. An unfinished run (its latest file is the rolling
+    resume checkpoint) is an error."""
+    ckpt_file = os.path.join(fdir, "checkpoint")
+    if not os.path.exists(ckpt_file):
+        raise FileNotFoundError(f'No checkpoint in "{fdir}" (its "checkpoint" file, naming the final model, is '
+                                "missing): train the model first, or give --load-epoch")
+    path = checkpoint_to_resume(fdir)
+    if os.path.basename(path) == LAST_CHECKPOINT:
+        raise RuntimeError(f'The training run of "{fdir}" did not finish (its latest checkpoint is the rolling resume '
+                           f"checkpoint {LAST_CHECKPOINT}): finish it (run it again: it resumes) before evaluating it")
+    return path
+
+
 def resume_from_checkpoint(fdir: str, model, optimizer=None, scheduler=None, class_dependent=(), ignored=(),
                            run_config: Optional[dict] = None, optional=(),
                            on_load: Optional[Callable[[dict, str], None]] = None) -> int:

@@ -164,20 +164,27 @@ class CLIPTrainer(TrainerX):
         if cfg.MODEL.INIT_WEIGHTS:
             load_pretrained_weights(learnable, cfg.MODEL.INIT_WEIGHTS)
         self.model.to(self.device)  # modules the method created on the CPU (e.g. the context vectors)
-        self.optim = build_optimizer([p for p in learnable.parameters() if p.requires_grad], cfg.OPTIM)
-        self.sched = build_lr_scheduler(self.optim, cfg.OPTIM)
+        self.optim, self.sched = self.build_optimization(learnable)
         self.register_model(self.registered_name, learnable, self.optim, self.sched)
         if is_distributed():
-            # Gradients of the learnable module are averaged across processes by DDP; the frozen
-            # encoders stay plain modules (DDP skips frozen parameters of a registered whole model).
-            # Checkpoints use the unwrapped (registered) module.
-            device_ids = [self.device.index] if self.device.type == "cuda" else None
-            wrapped = _DistributedModule(learnable, device_ids=device_ids, broadcast_buffers=False)
-            if self.learnable:
-                setattr(self.model, self.learnable, wrapped)
-            else:
-                self.model = wrapped
+            self.wrap_distributed(learnable)
         self.scaler = torch.amp.GradScaler("cuda") if self.autocast_dtype() == torch.float16 else None
+
+    def build_optimization(self, learnable: nn.Module):
+        """(optimiser, LR scheduler) of the learnable module: OPTIM's, stepped per epoch by default."""
+        optim = build_optimizer([p for p in learnable.parameters() if p.requires_grad], self.cfg.OPTIM)
+        return optim, build_lr_scheduler(optim, self.cfg.OPTIM)
+
+    def wrap_distributed(self, learnable: nn.Module) -> None:
+        """Distributed runs: gradients of the learnable module are averaged across processes by DDP (its
+        forward must be what the model calls); the frozen encoders stay plain modules (DDP skips frozen
+        parameters of a registered whole model). Checkpoints use the unwrapped (registered) module."""
+        device_ids = [self.device.index] if self.device.type == "cuda" else None
+        wrapped = _DistributedModule(learnable, device_ids=device_ids, broadcast_buffers=False)
+        if self.learnable:
+            setattr(self.model, self.learnable, wrapped)
+        else:
+            self.model = wrapped
 
     def autocast_dtype(self):
         """amp: TRAINER.AMP_DTYPE on CUDA (fp16 with a grad scaler, or bf16), bf16 on the CPU; else None."""

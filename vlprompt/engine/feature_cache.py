@@ -126,10 +126,13 @@ class FeatureCache:
         self.extracted = 0
         self.reused = 0
 
-    def key_fields(self, split: str, data_source: Sequence, transform, views: int) -> dict:
+    def key_fields(self, split: str, data_source: Sequence, transform, views: int, purpose: str = "") -> dict:
         fewshot = split in FEWSHOT_SPLITS
         ds = self.cfg.DATASET
-        return {
+        # ``purpose`` (only when given, so existing files keep their keys) tells apart two sets of views
+        # of the same images that must be drawn independently (e.g. Tip-Adapter's cache and its training views).
+        extra = {"purpose": purpose} if purpose else {}
+        return {**extra,
             "format": CACHE_FORMAT,
             "backbone": self.backbone,
             "dataset": ds.NAME,
@@ -142,14 +145,15 @@ class FeatureCache:
             "samples_sha256": samples_digest(data_source),
         }
 
-    def get(self, split: str, data_source: Sequence, transform, views: int = 1) -> CachedFeatures:
+    def get(self, split: str, data_source: Sequence, transform, views: int = 1, purpose: str = "") -> CachedFeatures:
         """Features of ``data_source`` under ``transform``: ``views`` passes (> 1 only makes sense for a
-        random transform). Loaded from the cache when a file with the same key exists, else extracted."""
+        random transform). Loaded from the cache when a file with the same key exists, else extracted.
+        ``split`` "train" / "val" are the few-shot sampled splits (their key holds shots and seed)."""
         if not data_source:
             raise ValueError(f'The "{split}" split is empty: no features to extract')
         if views < 1:
             raise ValueError(f"views must be >= 1, got {views}")
-        fields = self.key_fields(split, data_source, transform, views)
+        fields = self.key_fields(split, data_source, transform, views, purpose)
         key = cache_key(fields)
         name = f"{self.cfg.DATASET.NAME or 'dataset'}_{split}_{key[:16]}.pt"
         path = os.path.join(self.cache_dir, name)
@@ -223,15 +227,23 @@ class FeatureLoader:
     global torch RNG, drop_last when there is more than one batch, the global batch split across
     processes) and, per epoch, one randomly drawn view per image. Evaluation: sequential batches of
     view 0; in a distributed run each process takes every world-th sample (as ShardSampler).
+
+    ``view_per_epoch``: epoch e (:meth:`set_epoch`) reads view e (modulo the number of views) of every
+    image instead of a random one, as encoding freshly augmented images once per epoch would.
+    ``drop_last`` False keeps the last, smaller batch (the order is drawn as with drop_last).
     """
 
-    def __init__(self, cached: CachedFeatures, batch_size: int, shuffle: bool):
+    def __init__(self, cached: CachedFeatures, batch_size: int, shuffle: bool, view_per_epoch: bool = False,
+                 drop_last: bool = True):
         if not shuffle and cached.num_views != 1:
             raise ValueError("Evaluation batches need features with exactly one view")
         self.features = cached.features
         self.labels = cached.labels
         self.batch_size = batch_size
         self.shuffle = shuffle
+        self.view_per_epoch = view_per_epoch
+        self.drop_last = drop_last
+        self.epoch = 0
         self.rank, self.world = get_rank(), get_world_size()
         n = self.labels.shape[0]
         if shuffle:
@@ -239,10 +251,27 @@ class FeatureLoader:
         else:
             self.indices = torch.arange(self.rank, n, self.world)
 
+    def set_epoch(self, epoch: int) -> None:
+        """The epoch the next iteration belongs to (``view_per_epoch``: which view it reads)."""
+        self.epoch = epoch
+
     def __len__(self) -> int:
-        if self.shuffle:
+        if self.shuffle and self.drop_last:
             return len(self.sampler)
-        return (len(self.indices) + self.batch_size - 1) // self.batch_size
+        n = len(self.indices) if not self.shuffle else self.labels.shape[0]
+        return (n + self.batch_size - 1) // self.batch_size
+
+    def _batches(self):
+        if self.drop_last:
+            batches = iter(self.sampler)
+            first = next(batches)  # draws the epoch's order first, as the image loader's sampler does
+            return first, batches
+        # Same order draw as GlobalBatchSampler, every sample kept; each global batch split across processes.
+        seed = int(torch.empty((), dtype=torch.int64).random_().item())
+        order = torch.randperm(self.labels.shape[0], generator=torch.Generator().manual_seed(seed)).tolist()
+        globals_ = [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        local = [b[self.rank::self.world] for b in globals_]
+        return local[0], iter(local[1:])
 
     def __iter__(self) -> Iterator[dict]:
         if not self.shuffle:
@@ -250,9 +279,12 @@ class FeatureLoader:
                 idx = self.indices[i:i + self.batch_size]
                 yield {"feat": self.features[0, idx], "label": self.labels[idx]}
             return
-        batches = iter(self.sampler)
-        first = next(batches)  # draws the epoch's order first, as the image loader's sampler does
-        views = torch.randint(self.features.shape[0], (self.labels.shape[0],))
+        first, batches = self._batches()
+        n, num_views = self.labels.shape[0], self.features.shape[0]
+        if self.view_per_epoch:
+            views = torch.full((n,), self.epoch % num_views, dtype=torch.long)
+        else:
+            views = torch.randint(num_views, (n,))
         for idx in [first, *batches]:
             idx = torch.as_tensor(idx)
             yield {"feat": self.features[views[idx], idx], "label": self.labels[idx]}

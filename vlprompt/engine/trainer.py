@@ -54,15 +54,29 @@ class TrainerBase:
       under it). Every other key must fit exactly, except the :meth:`frozen_keys` of a registered model.
     - :meth:`checkpoint_extras` / :meth:`restore_checkpoint_extras`: a trainer's own state that must
       survive an interrupted run (written into every checkpoint, restored on resume).
+    - ``lr_step_per_iteration``: step the LR scheduler after every batch (a schedule over iterations, e.g.
+      CLIP-LoRA's cosine) instead of once per epoch after the last batch;
+    - :meth:`final_epoch`: the epoch of the checkpoint the evaluation protocols load;
+      ``unsupported_protocols``: launcher protocols the method cannot run, with the reason.
     """
 
     class_dependent_keys: tuple = ()
     ignored_checkpoint_keys: tuple = ()
+    lr_step_per_iteration: bool = False
+    unsupported_protocols: dict = {}  # protocol name (vlprompt.launch) -> why the method cannot run it
 
     @classmethod
     def extend_cfg(cls, cfg) -> None:
         """Declare this method's config keys (``vlprompt.config.declare``); called for every discovered
         trainer before any YAML is merged."""
+
+    @classmethod
+    def final_epoch(cls, cfg) -> Optional[int]:
+        """The epoch of the checkpoint a finished training run leaves, which the evaluation protocols load
+        by default: OPTIM.MAX_EPOCH. None when it depends on the data (e.g. a budget of iterations): the
+        evaluation then loads the training run's final checkpoint, whatever its epoch (:meth:`load_model`
+        with ``epoch=None`` must do so for such a method)."""
+        return int(cfg.OPTIM.MAX_EPOCH)
 
     @classmethod
     def output_variant(cls, cfg) -> str:
@@ -557,26 +571,36 @@ class SimpleTrainer(TrainerBase):
 class TrainerX(SimpleTrainer):
     """A trainer over the labelled loader ``train_loader_x``."""
 
+    def epoch_batches(self) -> int:
+        """Batches the current epoch runs: the whole loader. A method with a budget of iterations (not
+        a multiple of the epoch length) overrides this to end its last epoch early."""
+        return len(self.train_loader_x)
+
+    def _lr_step_due(self) -> bool:
+        return self.lr_step_per_iteration or self.batch_idx + 1 == self.num_batches
+
     def run_epoch(self) -> None:
         self.set_model_mode("train")
         losses = MetricMeter()
         batch_time = AverageMeter()
         data_time = AverageMeter()
-        self.num_batches = len(self.train_loader_x)
+        self.num_batches = self.epoch_batches()
         end = time.time()
         for self.batch_idx, batch in enumerate(self.train_loader_x):
+            if self.batch_idx >= self.num_batches:
+                break
             data_time.update(time.time() - end)
             if batch is None:  # every image of the batch was unreadable and skipped
-                if self.batch_idx + 1 == self.num_batches:
+                if self._lr_step_due():
                     self.update_lr()
                 end = time.time()
                 continue
             loss_summary = self.forward_backward(batch)
             self.timing["data"] += data_time.val
             self.timing["forward_backward"] += time.time() - end - data_time.val
-            if self.batch_idx + 1 == self.num_batches:
+            if self._lr_step_due():
                 # Once per epoch, after the last optimiser step and before its log line (so that line
-                # already shows the next epoch's lr, as the reference's).
+                # already shows the next epoch's lr, as the reference's); or after every step.
                 self.update_lr()
             batch_time.update(time.time() - end)
             losses.update(loss_summary)

@@ -4,7 +4,8 @@
 
 Runs, per benchmark: zero-shot CLIP (all / base / new classes), CoOp at each number of shots (all
 classes), and CoOp and CoCoOp trained on the base classes (16 shots) evaluated on the base and the new classes
-(with --baselines also LinearProbe and CLIP-Adapter, 16 shots);
+(with --baselines also LinearProbe and CLIP-Adapter, 16 shots; with --adapters Tip-Adapter, Tip-Adapter-F
+and CLIP-LoRA at each number of shots);
 prints a markdown table of the mean over seeds (± std). Every run is an ordinary train.py run started by
 vlprompt.launch (outputs under --out in the scripts' layout, finished runs reused), so any number can be
 re-run from its log.txt. Needs a source checkout (train.py, configs/).
@@ -26,6 +27,7 @@ COOP_CFG = "mini_ep50"  # few-shot: M=16 random context (CoOp's default)
 BASE2NEW_CFG = "mini_ep50_ctxv1"  # base-to-new: M=4 from "a photo of a" (as scripts/coop/base2new_*.sh)
 COCOOP_CFG = "mini_c4_ep30_batch4"
 BASELINE_CFGS = {"LinearProbe": "mini", "CLIP_Adapter": "mini_ep50"}  # trainer -> config, 16 shots
+ADAPTER_CFGS = {"TipAdapter": "mini", "TipAdapterF": "mini", "CLIP_LoRA": "mini"}  # trainer -> config, every shots
 
 
 def _accuracy(spec: RunSpec) -> float:
@@ -64,7 +66,7 @@ def evaluate_on_new(root: str, out: str, stem: str, seed: int, shots: int = 16, 
 
 def measure(root: str, out: str, stems: Sequence[str], seeds: Sequence[int], shots: Sequence[int],
             opts: Sequence[str] = (), base2new_cfg: str = BASE2NEW_CFG,
-            baselines: bool = False) -> Dict[str, Dict[str, List[float]]]:
+            baselines: bool = False, adapters: bool = False) -> Dict[str, Dict[str, List[float]]]:
     """{stem: {column: [value per seed]}} for the table."""
     table: Dict[str, Dict[str, List[float]]] = {}
     for stem in stems:
@@ -83,6 +85,11 @@ def measure(root: str, out: str, stems: Sequence[str], seeds: Sequence[int], sho
                 for trainer, cfg in BASELINE_CFGS.items():
                     acc = train_test(root, out, stem, 16, seed, "all", cfg, opts, trainer)
                     row.setdefault(f"{trainer} 16-shot", []).append(acc)
+            if adapters:
+                for trainer, cfg in ADAPTER_CFGS.items():
+                    for k in shots:
+                        acc = train_test(root, out, stem, k, seed, "all", cfg, opts, trainer)
+                        row.setdefault(f"{trainer} {k}-shot", []).append(acc)
         table[stem] = row
     return table
 
@@ -109,10 +116,12 @@ def main(argv=None) -> None:
     p.add_argument("--shots", nargs="+", type=int, default=[1, 2, 4, 8, 16])
     p.add_argument("--base2new-config", default=BASE2NEW_CFG, help="CoOp config of the base-to-new runs")
     p.add_argument("--baselines", action="store_true", help="add 16-shot LinearProbe and CLIP-Adapter columns")
+    p.add_argument("--adapters", action="store_true",
+                   help="add Tip-Adapter, Tip-Adapter-F and CLIP-LoRA columns at every number of shots")
     p.add_argument("--opts", nargs="*", default=[], help="KEY VALUE config overrides for every run")
     args = p.parse_args(argv)
     table = measure(args.root, args.out, args.benchmarks, args.seeds, args.shots, args.opts, args.base2new_config,
-                    args.baselines)
+                    args.baselines, args.adapters)
     print(format_table(table))
 
 

@@ -1,4 +1,5 @@
-"""Per-epoch LR schedules in closed form, equal to Dassl's warm-up wrappers around PyTorch schedulers.
+"""Per-epoch LR schedules in closed form, equal to Dassl's warm-up wrappers around PyTorch schedulers (and a
+per-iteration cosine, :class:`IterationCosineLR`).
 
 The reference steps the scheduler once per epoch. With warm-up (W epochs) the successor schedule
 starts from its own epoch 0 after the warm-up (``WARMUP_RECOUNT True``). For the released CoOp
@@ -84,6 +85,53 @@ class EpochLRScheduler:
 
     def load_state_dict(self, state: dict) -> None:
         self.last_epoch = int(state["last_epoch"])
+        self.base_lrs = list(state.get("base_lrs", self.base_lrs))
+        self._apply()
+
+
+class IterationCosineLR:
+    """Cosine annealing over iterations, stepped after every optimiser step (the trainer sets
+    ``lr_step_per_iteration``): iteration t (0-based) of T uses eta_min + (base - eta_min)(1 + cos(pi t / T)) / 2,
+    the closed form of PyTorch's ``CosineAnnealingLR(optimizer, T, eta_min)`` stepped once per iteration
+    (CLIP-LoRA, Tip-Adapter-F)."""
+
+    name = "cosine_iteration"
+
+    def __init__(self, optimizer, total_iters: int, eta_min: float = 0.0):
+        if total_iters < 1:
+            raise ValueError(f"A cosine schedule over iterations needs at least one iteration, got {total_iters}")
+        self.optimizer = optimizer
+        self.total_iters = total_iters
+        self.eta_min = eta_min
+        self.base_lrs = [g.get("initial_lr", g["lr"]) for g in optimizer.param_groups]
+        for g, lr in zip(optimizer.param_groups, self.base_lrs):
+            g["initial_lr"] = lr
+        self.last_iter = 0
+        self._apply()
+
+    def lr_at(self, iteration: int) -> List[float]:
+        cos = (1 + math.cos(math.pi * iteration / self.total_iters)) / 2
+        return [self.eta_min + (base - self.eta_min) * cos for base in self.base_lrs]
+
+    def _apply(self) -> None:
+        for g, lr in zip(self.optimizer.param_groups, self.lr_at(self.last_iter)):
+            g["lr"] = lr
+
+    def step(self) -> None:
+        self.last_iter += 1
+        self._apply()
+
+    def get_last_lr(self) -> List[float]:
+        return [g["lr"] for g in self.optimizer.param_groups]
+
+    def state_dict(self) -> dict:
+        return {"name": self.name, "last_iter": self.last_iter, "total_iters": self.total_iters,
+                "base_lrs": list(self.base_lrs)}
+
+    def load_state_dict(self, state: dict) -> None:
+        if state.get("name") != self.name or state.get("total_iters") != self.total_iters:
+            raise ValueError(f"Cannot resume a schedule of {self.total_iters} iterations from the state {state}")
+        self.last_iter = int(state["last_iter"])
         self.base_lrs = list(state.get("base_lrs", self.base_lrs))
         self._apply()
 

@@ -8,6 +8,8 @@
 - Deep prompts (IVLP, MaPLe, PromptSRC): 77-token prompts with the deep text prompts replaced before their
   blocks, nothing shared; the image through open_clip's own ``VisionTransformer.forward`` with the vision
   prompts inserted by hooks, as the official patched CLIP inserts them.
+- CLIP-LoRA: CLIP's own ``encode_text`` of the 77-token prompts (through the LoRA attention's forward).
+- Tip-Adapter: the official hyper-parameter search, recomputing every term for every grid point.
 """
 from __future__ import annotations
 
@@ -141,3 +143,27 @@ def reference_cocoop_logits(model, image: torch.Tensor) -> torch.Tensor:
         text = F.normalize(TextEncoder.forward(model.text_encoder, prompts, pl.eot_indices), dim=-1)
         out.append(model.logit_scale.exp() * f_i @ text.to(f_i.dtype).t())
     return torch.stack(out)
+
+
+def reference_lora_text_features(clip_model, tokenized: torch.Tensor) -> torch.Tensor:
+    """Normalised text features of the 77-token prompts by CLIP's own ``encode_text`` (the official
+    CLIP-LoRA computation: every prompt in full, every step)."""
+    return F.normalize(clip_model.encode_text(tokenized.to(clip_model.positional_embedding.device)), dim=-1)
+
+
+def reference_tip_search(features, labels, clip_weights, cache_keys, cache_values, scale, steps):
+    """The official ``search_hp`` transcribed: (beta, alpha) of the first strictly best val accuracy, with
+    ``clip_weights`` (D, C) and ``cache_keys`` (D, N) as the official code holds them."""
+    beta_list = [i * (scale[0] - 0.1) / steps[0] + 0.1 for i in range(steps[0])]
+    alpha_list = [i * (scale[1] - 0.1) / steps[1] + 0.1 for i in range(steps[1])]
+    best_acc, best_beta, best_alpha = 0, 0, 0
+    for beta in beta_list:
+        for alpha in alpha_list:
+            affinity = features @ cache_keys
+            cache_logits = ((-1) * (beta - beta * affinity)).exp() @ cache_values
+            clip_logits = 100. * features @ clip_weights
+            tip_logits = clip_logits + cache_logits * alpha
+            acc = 100 * float((tip_logits.topk(1, 1, True, True)[1].t()[0] == labels).float().sum()) / labels.shape[0]
+            if acc > best_acc:
+                best_acc, best_beta, best_alpha = acc, beta, alpha
+    return best_beta, best_alpha, best_acc
