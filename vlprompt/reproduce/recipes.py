@@ -97,6 +97,19 @@ RECIPES: Dict[str, Recipe] = {r.name: r for r in [
            base2new("ProGrad", lambda d: "vit_b16_ep100", ("TRAINER.COOP.N_CTX", "16", "LOSS.LAMBDA", "1.0"))),
     Recipe("tcp-base2new", "TCP paper, Table 1: TCP (ViT-B/16, M=4, KG weight 8.0)",
            base2new("TCP", lambda d: "vit_b16_ep100_ctxv1", ("TRAINER.COOP.N_CTX", "4", "TRAINER.COOP.W", "1.0"))),
+    Recipe("ivlp-base2new", "MaPLe paper, Table 1: IVLP (ViT-B/16, 2+2 tokens, depth 12)",
+           base2new("IVLP", lambda d: "vit_b16_c2_ep5_batch4_2+2ctx")),
+    Recipe("maple-base2new", "MaPLe paper, Table 1: MaPLe (ViT-B/16, 2 tokens, depth 9)",
+           base2new("MaPLe", lambda d: "vit_b16_c2_ep5_batch4_2ctx")),
+    Recipe("promptsrc-base2new", "PromptSRC paper, Table 1: PromptSRC (ViT-B/16, 4+4 tokens, depth 9, GPA)",
+           base2new("PromptSRC", lambda d: "vit_b16_c2_ep20_batch4_4+4ctx")),
+    # Tip-Adapter-F's official EuroSAT setting trains 100 epochs.
+    Recipe("tip-adapter-fewshot", "Tip-Adapter repo, exp.log: Tip-Adapter (RN50, training-free), 1-16 shots",
+           fewshot("TipAdapter", lambda d, k: "rn50"), shots=SHOTS),
+    Recipe("tip-adapter-f-fewshot", "Tip-Adapter repo, exp.log: Tip-Adapter-F (RN50), 1-16 shots",
+           fewshot("TipAdapterF", lambda d, k: "rn50_ep100" if d == "eurosat" else "rn50"), shots=SHOTS),
+    Recipe("clip-lora-fewshot", "CLIP-LoRA paper, Table 1: CLIP-LoRA (ViT-B/16), 1-16 shots",
+           fewshot("CLIP_LoRA", lambda d, k: "vit_b16"), shots=SHOTS),
 ]}
 
 
