@@ -117,6 +117,8 @@ class CLIPTrainer(TrainerX):
         return name.startswith(self.learnable + ".")
 
     def frozen_keys(self, name: str) -> frozenset:
+        if self.learnable:  # a registered sub-module is saved whole (e.g. Tip-Adapter's frozen cache keys)
+            return frozenset()
         return frozenset(n for n, p in self._models[name].named_parameters(remove_duplicate=False)
                          if not p.requires_grad)
 
