@@ -18,7 +18,8 @@ from typing import List, Optional, Sequence, Tuple
 import torch
 import torch.nn as nn
 
-from .tokenizer import encode_text_tokens, tokenize
+from .tokenizer import encode_text_tokens
+from .towers import CLIPBPETokenizer, TextTower, text_tower
 
 CLASS_TOKEN_POSITIONS = ("end", "middle", "front")
 
@@ -52,11 +53,12 @@ class EncodingPlan:
         return EncodingPlan(self.eot_indices.to(device), self.seq_len, self.shared_len, groups)
 
 
-def _layout_index(n_ctx: int, name_len: int, seq_len: int, position: str) -> List[int]:
-    """Positions, in the 'end' layout [SOT, ctx(M), name(L), rest], that make up the given layout."""
-    sot, ctx = [0], list(range(1, 1 + n_ctx))
-    name = list(range(1 + n_ctx, 1 + n_ctx + name_len))
-    rest = list(range(1 + n_ctx + name_len, seq_len))
+def _layout_index(n_ctx: int, name_len: int, seq_len: int, position: str, lead: int = 1) -> List[int]:
+    """Positions, in the 'end' layout [SOT, ctx(M), name(L), rest], that make up the given layout
+    (``lead``: special tokens before the words, CLIP's SOT; 0 for tokenizers without one)."""
+    sot, ctx = list(range(lead)), list(range(lead, lead + n_ctx))
+    name = list(range(lead + n_ctx, lead + n_ctx + name_len))
+    rest = list(range(lead + n_ctx + name_len, seq_len))
     if position == "end":
         return sot + ctx + name + rest
     if position == "middle":
@@ -73,14 +75,17 @@ def init_context(clip_model: nn.Module, n_ctx: int, ctx_init: str, n_cls: int, c
     (overrides ``n_ctx`` and ``csc``), initialised with their token embeddings. Otherwise Gaussian
     (std 0.02), unified (M, D) or class-specific (n_cls, M, D), written as "X X ... X".
     """
-    ctx_dim = clip_model.ln_final.weight.shape[0]
+    tower = text_tower(clip_model)
+    ctx_dim = tower.width
     if ctx_init:
         ctx_init = ctx_init.replace("_", " ")
         n_ctx = len(ctx_init.split(" "))
-        weight = clip_model.token_embedding.weight
+        _check_one_token_per_word(tower, ctx_init, n_ctx)
+        weight = tower.token_embedding.weight
         with torch.no_grad():
-            embedding = clip_model.token_embedding(tokenize(ctx_init, clip_context_length(clip_model)).to(weight.device))
-        return embedding[0, 1:1 + n_ctx, :].to(dtype).clone().cpu(), ctx_init
+            embedding = tower.token_embedding(tower.tokenize(ctx_init).to(weight.device))
+        lead = tower.lead
+        return embedding[0, lead:lead + n_ctx, :].to(dtype).clone().cpu(), ctx_init
     if csc:
         log("Initializing class-specific contexts")
         ctx_vectors = torch.empty(n_cls, n_ctx, ctx_dim, dtype=dtype)
@@ -92,7 +97,20 @@ def init_context(clip_model: nn.Module, n_ctx: int, ctx_init: str, n_cls: int, c
 
 
 def clip_context_length(clip_model: nn.Module) -> int:
-    return clip_model.positional_embedding.shape[0]
+    return text_tower(clip_model).context_length
+
+
+def _check_one_token_per_word(tower: TextTower, words: str, n_ctx: int) -> None:
+    """Context words stand for one context vector each. CLIP's BPE is left as the reference has it;
+    other tokenizers may split a word (SentencePiece), which would misplace every later position."""
+    if isinstance(tower.tokenizer, CLIPBPETokenizer):
+        return
+    n = len(tower.tokenizer.words(words))
+    if n != n_ctx:
+        raise ValueError(
+            f'The context "{words}" is {n_ctx} words but {n} tokens for {tower.tokenizer.name}: each context word '
+            "must be one token. Choose other context words (CTX_INIT) or a random context (CTX_INIT \"\")."
+        )
 
 
 class PromptLearner(nn.Module):
@@ -111,8 +129,10 @@ class PromptLearner(nn.Module):
         n_cls = len(classnames)
         if n_cls == 0:
             raise ValueError("PromptLearner needs at least one class name")
-        dtype = dtype or clip_model.token_embedding.weight.dtype
-        context_length = clip_context_length(clip_model)
+        tower = text_tower(clip_model)
+        dtype = dtype or tower.token_embedding.weight.dtype
+        context_length = tower.context_length
+        lead = tower.lead
         log = print if verbose else (lambda *a, **k: None)
 
         ctx_vectors, prompt_prefix = init_context(clip_model, n_ctx, ctx_init, n_cls, csc, dtype, log)
@@ -120,21 +140,42 @@ class PromptLearner(nn.Module):
         log(f'Initial context: "{prompt_prefix}"')
         log(f"Number of context words (tokens): {n_ctx}")
         self.ctx = nn.Parameter(ctx_vectors)
+        _check_one_token_per_word(tower, prompt_prefix, n_ctx)
 
         classnames = [name.replace("_", " ") for name in classnames]
-        self.name_lens = [len(encode_text_tokens(name)) for name in classnames]
+        if isinstance(tower.tokenizer, CLIPBPETokenizer):
+            self.name_lens = [len(encode_text_tokens(name)) for name in classnames]
+        else:  # the name's tokens where it stands in the prompt (SentencePiece marks word starts)
+            words = tower.tokenizer.words
+            self.name_lens = [len(words(prompt_prefix + " " + name)) - n_ctx for name in classnames]
         prompts = [prompt_prefix + " " + name + "." for name in classnames]
-        tokenized = torch.cat([tokenize(p, context_length) for p in prompts])
+        for p in prompts:  # the pooled (EOT) token must fit: never a silently truncated prompt
+            n = tower.tokenizer.length(p)
+            if n > context_length:
+                raise ValueError(
+                    f'The prompt "{p}" is {n} tokens, more than the context length of this text encoder '
+                    f"({context_length} tokens): its end-of-text token, which is read out, would be cut off. Use "
+                    f"fewer context tokens (N_CTX, now {n_ctx}) or a shorter class name."
+                )
+        tokenized = torch.cat([tower.tokenize(p) for p in prompts])
         with torch.no_grad():
-            weight = clip_model.token_embedding.weight
-            embedding = clip_model.token_embedding(tokenized.to(weight.device)).type(dtype).cpu()
+            weight = tower.token_embedding.weight
+            embedding = tower.token_embedding(tokenized.to(weight.device)).type(dtype).cpu()
         # Buffers are saved (as the reference) but dropped on load, so checkpoints transfer across classes.
-        self.register_buffer("token_prefix", embedding[:, :1, :].clone())
-        self.register_buffer("token_suffix", embedding[:, 1 + n_ctx:, :].clone())
-        self.register_buffer("eot_indices", tokenized.argmax(dim=-1), persistent=False)
+        self.register_buffer("token_prefix", embedding[:, :lead, :].clone())
+        self.register_buffer("token_suffix", embedding[:, lead + n_ctx:, :].clone())
+        self.register_buffer("eot_indices", tower.pooled_positions(tokenized), persistent=False)
         self.register_buffer("layout_index", torch.tensor(
-            [_layout_index(n_ctx, n, context_length, class_token_position) for n in self.name_lens]
+            [_layout_index(n_ctx, n, context_length, class_token_position, lead) for n in self.name_lens]
         ), persistent=False)
+        # The fast paths are exact on causal towers with EOT pooling only (vlprompt.clip.towers).
+        self.exact_fast_paths = tower.fast_paths_exact
+        if fast and not self.exact_fast_paths:
+            log(f"Text encoding: the reference plan (full {context_length} tokens, nothing shared): the fast paths "
+                f"are not exact for this text tower ({'causal' if tower.causal else 'bidirectional'} attention, "
+                f"{tower.pool} pooling)")
+            fast = False
+        self.lead = lead
 
         self.tokenized_prompts = tokenized
         self.classnames = classnames
@@ -151,6 +192,9 @@ class PromptLearner(nn.Module):
         """The plan with EOT truncation / length groups (``truncate``) and prefix sharing on or off."""
         device = self.eot_indices.device
         key = (truncate, shared_prefix, str(device))
+        if (truncate or shared_prefix) and not self.exact_fast_paths:
+            raise ValueError("EOT truncation and the shared prefix are not exact for this text tower (bidirectional "
+                             "attention or last-position pooling): only make_plan(False, False) is valid")
         if key not in self._plans:
             eot = self.eot_indices
             groups = None
@@ -170,8 +214,8 @@ class PromptLearner(nn.Module):
 
     def _shared_len(self) -> int:
         if self.csc or self.class_token_position == "front":
-            return 1  # only the start token is common to all classes
-        return 1 + (self.n_ctx if self.class_token_position == "end" else self.n_ctx // 2)
+            return self.lead  # only the start token is common to all classes
+        return self.lead + (self.n_ctx if self.class_token_position == "end" else self.n_ctx // 2)
 
     # ------------------------------------------------------------------ assembly
     def assemble(self, ctx: torch.Tensor, plan: Optional[EncodingPlan] = None) -> torch.Tensor:
@@ -180,7 +224,7 @@ class PromptLearner(nn.Module):
         if ctx.dim() == 2:
             ctx = ctx.unsqueeze(0).expand(self.n_cls, -1, -1)
         length = plan.seq_len
-        n_suffix = length - 1 - self.n_ctx
+        n_suffix = length - self.lead - self.n_ctx
         prompts = torch.cat([self.token_prefix, ctx.to(self.token_prefix.dtype), self.token_suffix[:, :n_suffix]], dim=1)
         if self.class_token_position == "end":
             return prompts
@@ -191,7 +235,7 @@ class PromptLearner(nn.Module):
         """Per-image contexts (B, M, D) -> prompts (B, n_cls, L, D) (class token at the end)."""
         plan = plan or self.plan
         b = ctx.shape[0]
-        n_suffix = plan.seq_len - 1 - self.n_ctx
+        n_suffix = plan.seq_len - self.lead - self.n_ctx
         prefix = self.token_prefix.unsqueeze(0).expand(b, -1, -1, -1)
         suffix = self.token_suffix[:, :n_suffix].unsqueeze(0).expand(b, -1, -1, -1)
         ctx = ctx.to(self.token_prefix.dtype).unsqueeze(1).expand(-1, self.n_cls, -1, -1)

@@ -26,6 +26,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
+from .towers import text_tower
+
 if TYPE_CHECKING:
     from .prompt_learner import EncodingPlan
 
@@ -64,17 +66,23 @@ def _rows(layer_prompts: Optional[LayerPrompts], index=None, repeat: int = 1) ->
 class TextEncoder(nn.Module):
     """Prompt embeddings (N, L, D) + EOT positions (N,) -> projected EOT features (N, embed_dim).
 
-    Any L up to the context length works: the transformer is causal, so prompts cut after their
-    last EOT (as :class:`PromptLearner` assembles them) give the same EOT features as 77 tokens.
+    Any L up to the context length works on a causal tower: prompts cut after their last EOT (as
+    :class:`PromptLearner` assembles them) give the same EOT features as 77 tokens. Any open_clip text
+    tower (:func:`~vlprompt.clip.towers.text_tower`); on a bidirectional one the plan must be the
+    reference plan (``PromptLearner`` chooses it there).
     """
 
     def __init__(self, clip_model: nn.Module):
         super().__init__()
-        self.transformer = clip_model.transformer
-        self.positional_embedding = clip_model.positional_embedding
-        self.ln_final = clip_model.ln_final
-        self.text_projection = clip_model.text_projection
-        self.register_buffer("attn_mask", clip_model.attn_mask.clone(), persistent=False)
+        tower = text_tower(clip_model)  # any open_clip layout (vlprompt.clip.towers)
+        self.transformer = tower.transformer
+        self.positional_embedding = tower.positional_embedding
+        self.ln_final = tower.ln_final
+        self.text_projection = tower.text_projection
+        # None: a bidirectional tower (SigLIP); the plain computation is then the only exact one.
+        mask = tower.attn_mask.clone() if tower.causal else None
+        self.register_buffer("attn_mask", mask, persistent=False)
+        self.causal = tower.causal
 
     @property
     def dtype(self) -> torch.dtype:
@@ -90,7 +98,8 @@ class TextEncoder(nn.Module):
         length = prompts.shape[1]
         dtype = self.dtype
         x = prompts.to(dtype) + self.positional_embedding[:length].to(dtype)
-        x = self._run_blocks(x, self.attn_mask[:length, :length], layer_prompts)
+        mask = None if self.attn_mask is None else self.attn_mask[:length, :length]
+        x = self._run_blocks(x, mask, layer_prompts)
         x = self.ln_final(x)
         x = x[torch.arange(x.shape[0], device=x.device), eot_indices]
         return self._project(x)
@@ -109,6 +118,8 @@ class TextEncoder(nn.Module):
         return x
 
     def _project(self, x: torch.Tensor) -> torch.Tensor:
+        if self.text_projection is None:
+            return x
         if isinstance(self.text_projection, nn.Linear):
             return self.text_projection(x)
         return x @ self.text_projection
@@ -166,7 +177,7 @@ class TextEncoder(nn.Module):
         return out if grouped else out[0]
 
     def _prefix_can_be_shared(self, shared_len: int, length: int, layer_prompts: Optional[LayerPrompts]) -> bool:
-        if not (shared_len > 0 and self.supports_shared_prefix and length > shared_len):
+        if not (shared_len > 0 and self.causal and self.supports_shared_prefix and length > shared_len):
             return False
         # A shared replacement must lie inside the shared prefix (it is written into the prefix once).
         return all(p.dim() == 3 or 1 + p.shape[-2] <= shared_len for p in (layer_prompts or {}).values())
