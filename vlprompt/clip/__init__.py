@@ -5,16 +5,17 @@ Every trainer shares these: :func:`load_clip` / :func:`build_clip_from_cfg`, :fu
 :class:`EncodingPlan`), :class:`PromptCLIP` (image encoder + text features -> logits) and the
 hand-written prompt helpers (:func:`class_prompts`, :func:`encode_class_prompts`).
 """
-from .loader import OPENAI_MODELS, CLIPWeightsNotFoundError, build_clip_from_cfg, clip_dtype, load_clip
+from .loader import OPENAI_MODELS, CLIPWeightsNotFoundError, build_clip_from_cfg, clip_dtype, clip_embed_dim, load_clip
 from .model import FixedTextCLIP, PromptCLIP
 from .prompt_learner import EncodingPlan, PromptLearner, init_context
 from .prompts import IMAGENET_TEMPLATES_SELECT, class_prompts, encode_class_prompts, encode_texts
 from .text_encoder import TextEncoder
 from .tokenizer import decode_tokens, encode_text_tokens, get_tokenizer, tokenize
+from .towers import TextTower, text_tower
 
 __all__ = [
-    "load_clip", "build_clip_from_cfg", "clip_dtype", "OPENAI_MODELS", "CLIPWeightsNotFoundError", "tokenize",
+    "load_clip", "build_clip_from_cfg", "clip_dtype", "clip_embed_dim", "OPENAI_MODELS", "CLIPWeightsNotFoundError", "tokenize",
     "encode_text_tokens", "decode_tokens", "get_tokenizer", "TextEncoder", "EncodingPlan", "PromptLearner",
     "init_context", "IMAGENET_TEMPLATES_SELECT", "class_prompts", "encode_class_prompts", "encode_texts",
-    "FixedTextCLIP", "PromptCLIP",
+    "FixedTextCLIP", "PromptCLIP", "TextTower", "text_tower",
 ]

@@ -229,6 +229,10 @@ def _quick_gelu_kwargs(name: str, model_cfg: dict, tag: str) -> dict:
               f"{'the name without -quickgelu' if arch_quick else name + '-quickgelu or force it'})")
         return {}
     pcfg = get_pretrained_cfg(name, tag)
+    base = name[:-len("-quickgelu")] if name.endswith("-quickgelu") else ""
+    if not pcfg and base and get_pretrained_cfg(base, tag) and not get_pretrained_cfg(base, tag).get("quick_gelu"):
+        raise ValueError(f'{name} builds QuickGELU, but the tag "{tag}" was trained with GELU: use '
+                         f'MODEL.BACKBONE.NAME {base} with this tag')
     if not pcfg:
         raise ValueError(f'Unknown pretrained tag "{tag}" for {name}: known tags {list_pretrained_tags_by_model(name)}')
     tag_quick = bool(pcfg.get("quick_gelu", False))
@@ -236,7 +240,7 @@ def _quick_gelu_kwargs(name: str, model_cfg: dict, tag: str) -> dict:
         print(f"Activation: QuickGELU (the weights of {name}/{tag} were trained with it)")
         return {"force_quick_gelu": True}
     if arch_quick and not tag_quick:
-        base = name[:-len("-quickgelu")] if name.endswith("-quickgelu") else name
+        base = base or name
         raise ValueError(f'{name} builds QuickGELU, but the tag "{tag}" was trained with GELU: use '
                          f'MODEL.BACKBONE.NAME {base} with this tag')
     print(f"Activation: {'QuickGELU' if arch_quick else 'GELU'} (as {name}/{tag} was trained)")
@@ -391,8 +395,22 @@ def apply_backbone_preprocess(cfg, explicit: set) -> None:
         raise ValueError(f'MODEL.BACKBONE.PREPROCESS must be one of {PREPROCESS_MODES}, got "{mode}"')
     if mode == "config" or not is_open_clip_name(bb.NAME):
         return
-    pp = open_clip_preprocess(bb.NAME, bb.PRETRAINED_TAG)
-    source = f"{bb.NAME}/{bb.PRETRAINED_TAG}" if bb.PRETRAINED_TAG else bb.NAME
+    source, values = _pretrained_input_values(bb.NAME, bb.PRETRAINED_TAG)
+    kept = []
+    for key, value in values.items():
+        if mode == "auto" and f"INPUT.{key}" in explicit:
+            if _differs(cfg.INPUT[key], value):
+                kept.append(f"{key} {_fmt(cfg.INPUT[key])} (the pretrained config says {_fmt(value)})")
+            continue
+        cfg.INPUT[key] = type(cfg.INPUT[key])(value) if isinstance(cfg.INPUT[key], (tuple, list)) else value
+    if kept:
+        warnings.warn(f"Preprocessing: kept as configured, unlike the pretrained config of {source}: {'; '.join(kept)}. "
+                      "MODEL.BACKBONE.PREPROCESS pretrained takes every value from it.")
+
+
+def _pretrained_input_values(name: str, tag: str):
+    pp = open_clip_preprocess(name, tag)
+    source = f"{name}/{tag}" if tag else name
     size = pp["size"] if isinstance(pp["size"], (tuple, list)) else (pp["size"], pp["size"])
     values = {"SIZE": tuple(size), "PIXEL_MEAN": list(pp["mean"]), "PIXEL_STD": list(pp["std"]),
               "INTERPOLATION": pp["interpolation"], "RESIZE_MODE": pp["resize_mode"]}
@@ -401,19 +419,21 @@ def apply_backbone_preprocess(cfg, explicit: set) -> None:
     if values["INTERPOLATION"] not in INTERPOLATION_MODES or values["RESIZE_MODE"] not in RESIZE_MODES:
         raise ValueError(f"The preprocessing of {source} ({pp['interpolation']}, resize {pp['resize_mode']}) is not "
                          "supported by the data pipeline; set MODEL.BACKBONE.PREPROCESS config and the INPUT keys")
-    taken, kept = [], []
-    for key, value in values.items():
-        if mode == "auto" and f"INPUT.{key}" in explicit:
-            if _differs(cfg.INPUT[key], value):
-                kept.append(f"{key} {_fmt(cfg.INPUT[key])} (the pretrained config says {_fmt(value)})")
-            continue
-        cfg.INPUT[key] = type(cfg.INPUT[key])(value) if isinstance(cfg.INPUT[key], (tuple, list)) else value
-        taken.append(f"{key} {_fmt(value)}")
-    if taken:
-        print(f"Preprocessing from the pretrained config of {source}: {', '.join(taken)}")
-    if kept:
-        warnings.warn(f"Preprocessing: kept as configured, unlike the pretrained config of {source}: {'; '.join(kept)}. "
-                      "MODEL.BACKBONE.PREPROCESS pretrained takes every value from it.")
+    return source, values
+
+
+def describe_preprocess(cfg) -> str:
+    """One log line: the INPUT preprocessing in effect for an open_clip backbone and how it compares with the
+    model's pretrained config (printed inside the run, so it is in log.txt)."""
+    bb = cfg.MODEL.BACKBONE
+    if not is_open_clip_name(bb.NAME):
+        return ""
+    source, values = _pretrained_input_values(bb.NAME, bb.PRETRAINED_TAG)
+    same = [f"{k} {_fmt(v)}" for k, v in values.items() if not _differs(cfg.INPUT[k], v)]
+    other = [f"{k} {_fmt(cfg.INPUT[k])} (pretrained: {_fmt(v)})" for k, v in values.items() if _differs(cfg.INPUT[k], v)]
+    line = f"Preprocessing (MODEL.BACKBONE.PREPROCESS {bb.PREPROCESS}): as the pretrained config of {source}: "
+    line += ", ".join(same) or "nothing"
+    return line + (f"; from the config instead: {', '.join(other)}" if other else "")
 
 
 def _differs(a, b) -> bool:
@@ -423,7 +443,9 @@ def _differs(a, b) -> bool:
 
 
 def _fmt(v) -> str:
-    return str(tuple(round(float(x), 4) for x in v)) if isinstance(v, (tuple, list)) else str(v)
+    if isinstance(v, (tuple, list)):
+        return str(tuple(x if isinstance(x, int) else round(float(x), 4) for x in v))
+    return str(v)
 
 
 def clip_dtype(clip_model: nn.Module) -> torch.dtype:
@@ -435,9 +457,26 @@ def clip_dtype(clip_model: nn.Module) -> torch.dtype:
     return next(p.dtype for p in visual.parameters() if p.is_floating_point())
 
 
+def clip_embed_dim(clip_model: nn.Module) -> int:
+    """Dimension of the joint image-text embedding (``visual.output_dim``; timm image towers have none: the text
+    projection's output, which the image features match)."""
+    dim = getattr(clip_model.visual, "output_dim", None)
+    if dim:
+        return dim
+    from .towers import text_tower
+
+    proj = text_tower(clip_model).text_projection
+    if proj is None:
+        return text_tower(clip_model).width
+    return proj.out_features if isinstance(proj, nn.Linear) else proj.shape[1]
+
+
 def build_clip_from_cfg(cfg) -> nn.Module:
     """``load_clip`` with the backbone keys of a config; prints which weights are used."""
     bb = cfg.MODEL.BACKBONE
     print(f"Loading CLIP (backbone: {bb.NAME})")
+    note = describe_preprocess(cfg)
+    if note:
+        print(note)
     return load_clip(bb.NAME, path=bb.PATH, cache_dir=bb.CACHE_DIR, pretrained_tag=bb.PRETRAINED_TAG,
                      tokenizer=bb.TOKENIZER)

@@ -46,7 +46,7 @@ def family_config(family: str, vocab_size: int = 0) -> dict:
         raise ValueError(f'Unknown family "{family}"; known: {list(FAMILIES)}')
     name, vision, text, _ = FAMILIES[family]
     cfg = copy.deepcopy(open_clip.get_model_config(name))
-    cfg["embed_dim"] = 32
+    cfg["embed_dim"] = 64  # = test_vit's width: SigLIP's image tower has no projection (timm_proj "none")
     if "timm_model_name" in vision:
         cfg["vision_cfg"].update(vision)
     else:
