@@ -239,3 +239,22 @@ def test_tokenizer_errors(families, tmp_path, monkeypatch):
 def test_context_words_must_be_one_token_each(models):
     with pytest.raises(ValueError, match="each context word must be one token"):
         PromptLearner(models["metaclip2"], NAMES, ctx_init="a photo of the.x", verbose=False)
+
+
+BACKBONE_CONFIGS = ["vitb16_laion2b", "vitb16_datacomp", "vitb16_dfn2b", "siglip_b16", "eva02_b16", "pecore_b16",
+                    "mobileclip2_b"]
+
+
+@pytest.mark.parametrize("stem", BACKBONE_CONFIGS)
+def test_backbone_configs_take_preprocessing_and_activation_from_their_tag(stem):
+    from open_clip.pretrained import get_pretrained_cfg
+
+    for config in (REPO / f"configs/trainers/CoOp/{stem}_ep50.yaml", REPO / f"configs/trainers/CoCoOp/{stem}_c4_ep10_batch1.yaml"):
+        cfg = setup_cfg(dataset_config_file=CALTECH_CFG, config_file=str(config))
+        bb = cfg.MODEL.BACKBONE
+        tag_cfg = get_pretrained_cfg(bb.NAME, bb.PRETRAINED_TAG)
+        assert tag_cfg, f"{bb.NAME}/{bb.PRETRAINED_TAG} is not an open_clip pretrained tag"
+        assert list(cfg.INPUT.PIXEL_MEAN) == list(tag_cfg["mean"]) and cfg.INPUT.RESIZE_MODE == tag_cfg["resize_mode"]
+        assert cfg.INPUT.INTERPOLATION == tag_cfg["interpolation"]
+        kwargs = _quick_gelu_kwargs(bb.NAME, open_clip_config(bb.NAME)["model_cfg"], bb.PRETRAINED_TAG)
+        assert kwargs == {}  # the configs name the architecture the tag was trained with
