@@ -201,6 +201,10 @@ def test_preprocessing_from_the_pretrained_config_unless_set():
     cfg = _cfg("PE-Core-B-16", "meta", ["MODEL.BACKBONE.PREPROCESS", "pretrained"])
     assert (cfg.INPUT.SIZE, cfg.INPUT.INTERPOLATION, cfg.INPUT.RESIZE_MODE) == ((224, 224), "bilinear", "squash")
     assert list(cfg.INPUT.PIXEL_MEAN) == [0.5, 0.5, 0.5]
+    # A local file without a tag: the preprocessing every pretrained tag of the architecture shares.
+    cfg = _cfg("ViT-B-16-SigLIP", "", ["MODEL.BACKBONE.PREPROCESS", "pretrained"])
+    assert list(cfg.INPUT.PIXEL_MEAN) == [0.5, 0.5, 0.5] and cfg.INPUT.RESIZE_MODE == "squash"
+    assert "as the pretrained config of ViT-B-16-SigLIP (every pretrained tag: webli)" in describe_preprocess(cfg)
     cfg = _cfg("ViT-B-16-SigLIP", "webli", ["MODEL.BACKBONE.PREPROCESS", "config"])
     assert cfg.INPUT.RESIZE_MODE == "shortest" and cfg.INPUT.SIZE == (32, 32)
     cfg = _cfg("ViT-B/16", "", ["MODEL.BACKBONE.PREPROCESS", "pretrained"])  # OpenAI names keep the INPUT keys
@@ -258,3 +262,16 @@ def test_backbone_configs_take_preprocessing_and_activation_from_their_tag(stem)
         assert cfg.INPUT.INTERPOLATION == tag_cfg["interpolation"]
         kwargs = _quick_gelu_kwargs(bb.NAME, open_clip_config(bb.NAME)["model_cfg"], bb.PRETRAINED_TAG)
         assert kwargs == {}  # the configs name the architecture the tag was trained with
+
+
+@pytest.mark.parametrize("family", ["siglip", "metaclip2"])
+def test_amp_runs_the_same_loss_in_bf16_autocast(families, family, shared_data, tmp_path, one_thread):
+    out = tmp_path / "amp"
+    run_in_process(coop_args(shared_data, out) + ONE_EPOCH
+                   + ["MODEL.BACKBONE.NAME", families[family], "TRAINER.COOP.PREC", "amp"])
+    log = (out / "log.txt").read_text()
+    assert "Precision: amp" in log
+    fp32 = tmp_path / "fp32"
+    run_in_process(coop_args(shared_data, fp32) + ONE_EPOCH + ["MODEL.BACKBONE.NAME", families[family]])
+    loss_amp, loss_fp32 = (float(re.findall(r"loss ([\d.]+) \(", (d / "log.txt").read_text())[0]) for d in (out, fp32))
+    assert abs(loss_amp - loss_fp32) < 0.05 * loss_fp32  # the same cross-entropy, in bf16

@@ -141,7 +141,7 @@ def load_clip(name: str, path: str = "", cache_dir: str = "~/.cache/clip", pretr
             # Read (safely) here first; open_clip then reads an intact, allowed file with weights_only=True.
             # The architecture (and so its activation) is the one named: never guessed from the weights.
             _read_state_dict(path)
-        return _create_open_clip(name, path, tokenizer=tokenizer)
+        return _create_open_clip(name, path, tokenizer=tokenizer, tag=pretrained_tag)
 
     cache_dir = os.path.expanduser(cache_dir or "~/.cache/clip")
     if name in BUILTIN_MODELS:
@@ -223,10 +223,10 @@ def _quick_gelu_kwargs(name: str, model_cfg: dict, tag: str) -> dict:
     from open_clip.pretrained import get_pretrained_cfg, list_pretrained_tags_by_model
 
     arch_quick = bool(model_cfg.get("quick_gelu", False))
-    if not tag or os.path.isfile(os.path.expanduser(tag)):
+    if not tag:
         act = "QuickGELU" if arch_quick else "GELU"
-        print(f"Activation: {act}, as the architecture {name} defines it (weights trained with the other one need "
-              f"{'the name without -quickgelu' if arch_quick else name + '-quickgelu or force it'})")
+        print(f"Activation: {act}, as the architecture {name} defines it (with MODEL.BACKBONE.PATH, set "
+              "MODEL.BACKBONE.PRETRAINED_TAG to the tag the file holds to build what that tag was trained with)")
         return {}
     pcfg = get_pretrained_cfg(name, tag)
     base = name[:-len("-quickgelu")] if name.endswith("-quickgelu") else ""
@@ -305,7 +305,9 @@ def open_clip_tokenizer(name: str, model_cfg: dict, tokenizer: str = "", cache_d
     return tok
 
 
-def _create_open_clip(name: str, pretrained: str, cache_dir: Optional[str] = None, tokenizer: str = "") -> nn.Module:
+def _create_open_clip(name: str, pretrained: str, cache_dir: Optional[str] = None, tokenizer: str = "",
+                      tag: str = "") -> nn.Module:
+    """``pretrained``: a tag or a file; ``tag``: with a file, the tag it holds (activation as trained)."""
     import open_clip
 
     info = open_clip_config(name)
@@ -319,7 +321,8 @@ def _create_open_clip(name: str, pretrained: str, cache_dir: Optional[str] = Non
         kwargs, pretrained = {}, None
         print(f"Activation: {'QuickGELU' if model_cfg.get('quick_gelu') else 'GELU'} (from {folder}/open_clip_config.json)")
     else:
-        kwargs = _quick_gelu_kwargs(name, model_cfg, pretrained)
+        is_file = os.path.isfile(os.path.expanduser(pretrained)) or pretrained.endswith((".npz", ".npy"))
+        kwargs = _quick_gelu_kwargs(name, model_cfg, tag if is_file else pretrained)
     try:
         with warnings.catch_warnings():  # the QuickGELU mismatch warning is resolved above
             warnings.filterwarnings("ignore", message="QuickGELU mismatch")
@@ -361,20 +364,32 @@ def to_openai_precision(model: nn.Module) -> None:
         model.visual.half()
 
 
-def open_clip_preprocess(name: str, tag: str = "") -> dict:
-    """open_clip's final preprocessing of a model: size, mean, std, interpolation, resize_mode (its defaults,
-    the local folder's preprocess_cfg, the tag's pretrained config, the vision tower's image size)."""
+def open_clip_preprocess(name: str, tag: str = ""):
+    """(open_clip's final preprocessing of a model: size, mean, std, interpolation, resize_mode; where it came
+    from): its defaults, the local folder's preprocess_cfg, the tag's pretrained config (without a tag: the one
+    every pretrained tag of the architecture shares, if they agree), the vision tower's image size."""
     from dataclasses import asdict
 
-    from open_clip.pretrained import get_pretrained_cfg
+    from open_clip.pretrained import get_pretrained_cfg, list_pretrained_tags_by_model
     from open_clip.transform import PreprocessCfg, merge_preprocess_dict
 
     info = open_clip_config(name)
     pp = merge_preprocess_dict(asdict(PreprocessCfg()), info.get("preprocess_cfg", {}))
-    if tag and not os.path.isfile(os.path.expanduser(tag)):
+    source = name
+    if tag:
         pp = merge_preprocess_dict(pp, get_pretrained_cfg(name, tag))
+        source = f"{name}/{tag}"
+    elif not name.startswith(LOCAL_DIR):
+        keys = ("mean", "std", "interpolation", "resize_mode")
+        tags = list_pretrained_tags_by_model(name)
+        seen = {tuple(str(get_pretrained_cfg(name, t).get(k)) for k in keys) for t in tags}
+        if len(seen) == 1:
+            pp = merge_preprocess_dict(pp, get_pretrained_cfg(name, tags[0]))
+            source = f"{name} (every pretrained tag: {', '.join(tags)})"
+        else:
+            source = f"{name} (open_clip's defaults: no PRETRAINED_TAG{', whose tags differ' if tags else ''})"
     pp["size"] = info["model_cfg"].get("vision_cfg", {}).get("image_size", pp["size"])
-    return pp
+    return pp, source
 
 
 PREPROCESS_KEYS = {"SIZE": "size", "PIXEL_MEAN": "mean", "PIXEL_STD": "std", "INTERPOLATION": "interpolation",
@@ -409,8 +424,7 @@ def apply_backbone_preprocess(cfg, explicit: set) -> None:
 
 
 def _pretrained_input_values(name: str, tag: str):
-    pp = open_clip_preprocess(name, tag)
-    source = f"{name}/{tag}" if tag else name
+    pp, source = open_clip_preprocess(name, tag)
     size = pp["size"] if isinstance(pp["size"], (tuple, list)) else (pp["size"], pp["size"])
     values = {"SIZE": tuple(size), "PIXEL_MEAN": list(pp["mean"]), "PIXEL_STD": list(pp["std"]),
               "INTERPOLATION": pp["interpolation"], "RESIZE_MODE": pp["resize_mode"]}
