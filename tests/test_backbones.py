@@ -275,3 +275,31 @@ def test_amp_runs_the_same_loss_in_bf16_autocast(families, family, shared_data, 
     run_in_process(coop_args(shared_data, fp32) + ONE_EPOCH + ["MODEL.BACKBONE.NAME", families[family]])
     loss_amp, loss_fp32 = (float(re.findall(r"loss ([\d.]+) \(", (d / "log.txt").read_text())[0]) for d in (out, fp32))
     assert abs(loss_amp - loss_fp32) < 0.05 * loss_fp32  # the same cross-entropy, in bf16
+
+
+@pytest.mark.parametrize("family", ["siglip", "eva02"])
+def test_layer_prompts_replace_the_context_positions(models, family, one_thread):
+    """Deep prompts replace the positions of the context (after CLIP's start token; from 0 on SigLIP, which
+    has none): replacing them before block 0 with the context itself changes nothing."""
+    model = models[family]
+    pl = PromptLearner(model, NAMES, n_ctx=4, verbose=False)
+    te = TextEncoder(model)
+    plain = te.encode(pl(), pl.plan)
+    lead = text_tower(model).lead
+    pos = te.positional_embedding[lead:lead + 4]
+    same = te.encode(pl(), pl.plan, layer_prompts={0: pl.ctx.detach() + pos.detach()})
+    torch.testing.assert_close(same, plain, atol=1e-5, rtol=1e-5)
+    moved = te.encode(pl(), pl.plan, layer_prompts={1: torch.zeros(4, pl.ctx.shape[-1])})
+    assert not torch.allclose(moved, plain, atol=1e-4)
+
+
+def test_unknown_names_and_empty_folders_are_clear_errors(tmp_path):
+    with pytest.raises(ValueError, match=r'Unknown CLIP backbone "ViT-Q-99".*open_clip.list_models\(\)'):
+        load_clip("ViT-Q-99", pretrained_tag="laion2b")
+    with pytest.raises(FileNotFoundError, match="no open_clip_config.json"):
+        load_clip(f"local-dir:{tmp_path}")
+    folder = tmp_path / "noweights"
+    folder.mkdir()
+    (folder / "open_clip_config.json").write_text(json.dumps({"model_cfg": open_clip_config("ViT-B-16")["model_cfg"]}))
+    with pytest.raises(FileNotFoundError, match="holds no weights: put them there as open_clip_model.safetensors"):
+        load_clip(f"local-dir:{folder}")
