@@ -11,6 +11,12 @@ OpenAI-format checkpoint of any size loads, including tiny test ones. The model 
 OpenAI builds it: conv/linear/attention weights fp16, LayerNorms and embeddings fp32, eval mode.
 Files are read through :mod:`vlprompt.utils.safe_load` (no code from a file runs; a truncated file's
 error names the file, its size and the config key it came from).
+
+Any other open_clip model (SigLIP, EVA-CLIP, PE-Core, MobileCLIP, DFN, MetaCLIP ...): its architecture name
+with ``MODEL.BACKBONE.PRETRAINED_TAG`` or ``PATH``, or ``local-dir:<folder>``; built with the activation its
+weights were trained with, carrying its tokenizer (``model.text_tokenizer``, read by
+:func:`vlprompt.clip.towers.text_tower`), in OpenAI's precision layout. :func:`apply_backbone_preprocess`
+takes the INPUT keys from its pretrained config (``MODEL.BACKBONE.PREPROCESS``) when the config is set up.
 """
 from __future__ import annotations
 
