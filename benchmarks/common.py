@@ -20,9 +20,11 @@ def build_random_clip(arch: str, device: torch.device, prec: str) -> torch.nn.Mo
     """CLIP with random weights in the real architecture's shapes (timings do not depend on values)."""
     import open_clip
 
-    if arch not in ARCHS:
-        raise SystemExit(f"--arch must be one of {list(ARCHS)}")
-    if arch == "tiny":
+    if arch not in ARCHS and open_clip.get_model_config(arch) is None:
+        raise SystemExit(f"--arch must be one of {list(ARCHS)} or an open_clip architecture")
+    if arch not in ARCHS:  # any open_clip family (vlprompt/clip/towers.py), its own activation
+        model = _random_open_clip(arch)
+    elif arch == "tiny":
         from vlprompt.clip.tiny import build_tiny_clip
 
         model = build_tiny_clip()
@@ -30,9 +32,30 @@ def build_random_clip(arch: str, device: torch.device, prec: str) -> torch.nn.Mo
         model = open_clip.create_model(ARCHS[arch], pretrained=None, force_quick_gelu=True)
     model = model.float().eval().to(device)
     if prec == "fp16":
-        from open_clip.model import convert_weights_to_fp16
+        from vlprompt.clip.loader import to_openai_precision
 
-        convert_weights_to_fp16(model)  # OpenAI's layout: conv/linear/attention in fp16
+        to_openai_precision(model)  # OpenAI's layout: conv/linear/attention in fp16
+    return model
+
+
+def _random_open_clip(arch: str) -> torch.nn.Module:
+    """A random-weight open_clip model; a Hugging Face tokenizer (SigLIP) is a small stand-in tokenizer.json."""
+    import tempfile
+
+    import open_clip
+
+    from vlprompt.clip.loader import open_clip_config
+    from vlprompt.testing.backbones import write_tokenizer
+
+    model = open_clip.create_model(arch, pretrained=None)
+    text_cfg = open_clip_config(arch)["model_cfg"]["text_cfg"]
+    if text_cfg.get("hf_tokenizer_name"):
+        from vlprompt.clip.towers import HFJsonTokenizer
+
+        names = " ".join(class_names(1000)).replace(",", " ").replace("'", " ").split()
+        path = write_tokenizer(tempfile.mkdtemp(), "sentencepiece", words=["x", *sorted(set(names))])
+        clean = (text_cfg.get("tokenizer_kwargs") or {}).get("clean", "whitespace")
+        model.text_tokenizer = HFJsonTokenizer(path, clean=clean)
     return model
 
 
@@ -117,7 +140,8 @@ def print_and_save(rows: List[dict], meta: dict, json_path: str) -> None:
 
 
 def common_args(parser) -> None:
-    parser.add_argument("--arch", default="ViT-B/16", help=f"one of {list(ARCHS)} (random weights)")
+    parser.add_argument("--arch", default="ViT-B/16",
+                        help=f"one of {list(ARCHS)} or an open_clip architecture, e.g. EVA02-B-16 (random weights)")
     parser.add_argument("--classes", type=int, default=100)
     parser.add_argument("--batch", type=int, default=None, help="images per step (default: 32 CoOp, 1 CoCoOp)")
     parser.add_argument("--prec", default="fp32", choices=["fp32", "fp16", "amp", "bf16"])
@@ -133,7 +157,7 @@ def common_args(parser) -> None:
 
 def build_models(args, device):
     """(clip, CoOp or CoCoOp model) on ``device`` in the requested precision."""
-    from vlprompt.clip import PromptLearner
+    from vlprompt.clip import PromptLearner, clip_embed_dim
     from vlprompt.trainers.cocoop import CoCoOpCLIP, CoCoOpPromptLearner
     from vlprompt.trainers.coop import CoOpCLIP
 
@@ -142,7 +166,7 @@ def build_models(args, device):
     names = class_names(args.classes)
     dtype = torch.float16 if args.prec == "fp16" else torch.float32
     if args.method == "cocoop":
-        pl = CoCoOpPromptLearner(clip_model, names, n_ctx=args.n_ctx, ctx_init="", vis_dim=clip_model.visual.output_dim,
+        pl = CoCoOpPromptLearner(clip_model, names, n_ctx=args.n_ctx, ctx_init="", vis_dim=clip_embed_dim(clip_model),
                                  dtype=dtype)
         model = CoCoOpCLIP(clip_model, pl, args.text_chunk)
     else:
@@ -157,8 +181,8 @@ def build_models(args, device):
 def text_tokens(pl, groups: int, plain: bool) -> int:
     """Token positions the text transformer processes per forward."""
     n = pl.n_cls
-    if plain:
-        return groups * n * 77
+    if plain or pl.plan.is_reference:
+        return groups * n * pl.context_length
     plan = pl.plan
     shared = plan.shared_len
     lengths = [length for length, idx in plan.length_groups for _ in range(len(idx))]

@@ -19,7 +19,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from vlprompt.clip import FixedTextCLIP, class_prompts, encode_class_prompts
+from vlprompt.clip import FixedTextCLIP, class_prompts, clip_embed_dim, encode_class_prompts
 from vlprompt.config import declare
 from vlprompt.engine import TRAINER_REGISTRY, CLIPTrainer, feature_cache
 from vlprompt.engine.feature_cache import FeatureCache, FeatureLoader
@@ -47,7 +47,7 @@ class AdapterCLIP(FixedTextCLIP):
     def __init__(self, clip_model: nn.Module, text_features: torch.Tensor, alpha: float, reduction: int):
         super().__init__(clip_model, text_features)
         self.alpha = alpha
-        self.clip_adapter = Adapter(clip_model.visual.output_dim, reduction).to(self.dtype)
+        self.clip_adapter = Adapter(clip_embed_dim(clip_model), reduction).to(self.dtype)
 
     def adapt(self, features: torch.Tensor) -> torch.Tensor:
         """Raw image features -> normalised adapted features."""

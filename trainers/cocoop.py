@@ -12,7 +12,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from vlprompt.clip import PromptCLIP, PromptLearner, TextEncoder, clip_dtype
+from vlprompt.clip import PromptCLIP, PromptLearner, TextEncoder, clip_dtype, clip_embed_dim
 from vlprompt.config import declare
 from vlprompt.engine import TRAINER_REGISTRY, CLIPTrainer
 
@@ -67,7 +67,7 @@ class CoCoOp(CLIPTrainer):
 
     def build_custom_clip(self, classnames, clip_model):
         c = self.cfg.TRAINER.COCOOP
-        vis_dim = clip_model.visual.output_dim
+        vis_dim = clip_embed_dim(clip_model)
         prompt_learner = CoCoOpPromptLearner(clip_model, classnames, c.N_CTX, c.CTX_INIT, vis_dim, clip_dtype(clip_model),
                                              fast=self.fast_text)
         # The reference computation encodes one image's prompts at a time.

@@ -33,6 +33,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from vlprompt.clip import clip_embed_dim
 from vlprompt.config import declare
 from vlprompt.engine import TRAINER_REGISTRY, CLIPTrainer, feature_cache
 from vlprompt.engine.feature_cache import CachedFeatures, FeatureCache, FeatureLoader
@@ -171,7 +172,7 @@ class LinearProbe(CLIPTrainer):
         encoder.requires_grad_(False)
         dtype = next(p.dtype for p in encoder.parameters() if p.is_floating_point())
         self.features = FeatureCache(self.cfg, encoder, dtype, self.device, self.precision, autocast=self.autocast)
-        dim = encoder.output_dim
+        dim = clip_embed_dim(clip_model)
         self.model = LinearProbeHead(dim, self.num_classes).to(self.device)
         self.register_model(self.learnable, self.model, None, None)
         self.fit_dtype = torch.float32 if self.device.type == "cuda" else torch.float64

@@ -19,7 +19,8 @@ from typing import List, Optional, Sequence, Tuple
 import torch
 import torch.nn as nn
 
-from .tokenizer import encode_text_tokens, tokenize
+from .tokenizer import encode_text_tokens
+from .towers import CLIPBPETokenizer, TextTower, text_tower
 
 CLASS_TOKEN_POSITIONS = ("end", "middle", "front")
 
@@ -33,8 +34,8 @@ class EncodingPlan:
       a prompt's EOT cannot change its EOT feature: the fast plan stops after the last EOT of all
       classes; the reference plan keeps the full context length (77), as the original code.
     - ``shared_len``: leading positions identical for every class (start token + the unified context
-      before the class name, + fixed template words that every class prompt has next, e.g. ProGrad's),
-      encoded once and attended to by every class like a key/value cache; 0 encodes every prompt in full.
+      before the class name), encoded once and attended to by every class like a key/value cache;
+      0 encodes every prompt in full.
     - ``length_groups``: ((length, class indices), ...): classes grouped by prompt length, each group
       encoded only up to its own EOT; None encodes every prompt at ``seq_len``.
     """
@@ -71,19 +72,22 @@ def plan_from_eot(eot_indices: torch.Tensor, context_length: int, shared_len: in
     return EncodingPlan(eot_indices, seq_len, shared_len, groups)
 
 
-def common_prefix_length(tokenized: torch.Tensor) -> int:
+def common_prefix_length(tokenized: torch.Tensor, eot_indices: Optional[torch.Tensor] = None) -> int:
     """Leading token positions identical in every row of ``tokenized`` (n, L), at most the first EOT
-    position (so every prompt keeps at least its EOT token outside the shared prefix)."""
+    position (so every prompt keeps at least its EOT token outside the shared prefix). ``eot_indices``:
+    the pooled positions (default: CLIP's, the argmax token)."""
     same = (tokenized == tokenized[:1]).all(dim=0)
     n = int(same.long().cumprod(0).sum())
-    return min(n, int(tokenized.argmax(dim=-1).min()))
+    eot = tokenized.argmax(dim=-1) if eot_indices is None else eot_indices
+    return min(n, int(eot.min()))
 
 
-def _layout_index(n_ctx: int, name_len: int, seq_len: int, position: str) -> List[int]:
-    """Positions, in the 'end' layout [SOT, ctx(M), name(L), rest], that make up the given layout."""
-    sot, ctx = [0], list(range(1, 1 + n_ctx))
-    name = list(range(1 + n_ctx, 1 + n_ctx + name_len))
-    rest = list(range(1 + n_ctx + name_len, seq_len))
+def _layout_index(n_ctx: int, name_len: int, seq_len: int, position: str, lead: int = 1) -> List[int]:
+    """Positions, in the 'end' layout [SOT, ctx(M), name(L), rest], that make up the given layout
+    (``lead``: special tokens before the words, CLIP's SOT; 0 for tokenizers without one)."""
+    sot, ctx = list(range(lead)), list(range(lead, lead + n_ctx))
+    name = list(range(lead + n_ctx, lead + n_ctx + name_len))
+    rest = list(range(lead + n_ctx + name_len, seq_len))
     if position == "end":
         return sot + ctx + name + rest
     if position == "middle":
@@ -100,7 +104,8 @@ def init_context(clip_model: nn.Module, n_ctx: int, ctx_init: str, n_cls: int, c
     (overrides ``n_ctx`` and ``csc``), initialised with their token embeddings. Otherwise Gaussian
     (std 0.02), unified (M, D) or class-specific (n_cls, M, D), written as "X X ... X".
     """
-    ctx_dim = clip_model.ln_final.weight.shape[0]
+    tower = text_tower(clip_model)
+    ctx_dim = tower.width
     if ctx_init == "True":
         # A YAML's boolean CTX_INIT True (KgCoOp / ProGrad / TCP configs) means "the method's own init";
         # those methods resolve it before they get here (vlprompt.config.bool_as_string).
@@ -110,10 +115,12 @@ def init_context(clip_model: nn.Module, n_ctx: int, ctx_init: str, n_cls: int, c
     if ctx_init:
         ctx_init = ctx_init.replace("_", " ")
         n_ctx = len(ctx_init.split(" "))
-        weight = clip_model.token_embedding.weight
+        _check_one_token_per_word(tower, ctx_init, n_ctx)
+        weight = tower.token_embedding.weight
         with torch.no_grad():
-            embedding = clip_model.token_embedding(tokenize(ctx_init, clip_context_length(clip_model)).to(weight.device))
-        return embedding[0, 1:1 + n_ctx, :].to(dtype).clone().cpu(), ctx_init
+            embedding = tower.token_embedding(tower.tokenize(ctx_init).to(weight.device))
+        lead = tower.lead
+        return embedding[0, lead:lead + n_ctx, :].to(dtype).clone().cpu(), ctx_init
     if csc:
         log("Initializing class-specific contexts")
         ctx_vectors = torch.empty(n_cls, n_ctx, ctx_dim, dtype=dtype)
@@ -134,21 +141,22 @@ def init_leading_context(clip_model: nn.Module, n_ctx: int, ctx_init: str, dtype
     the class name. Otherwise (no words, or more tokens than ``max_init_tokens``): Gaussian (std 0.02),
     unified (M, D), written as "X X ... X" (``n_ctx`` is never overridden, unlike :func:`init_context`).
     """
-    ctx_dim = clip_model.ln_final.weight.shape[0]
+    tower = text_tower(clip_model)
+    ctx_dim = tower.width
     if n_ctx < 1:
         raise ValueError(f"The number of text context tokens must be >= 1, got {n_ctx}")
     if ctx_init and n_ctx <= max_init_tokens:
         ctx_init = ctx_init.replace("_", " ")
-        n_words = len(encode_text_tokens(ctx_init))
+        n_words = len(tower.tokenizer.words(ctx_init))
         if n_words < n_ctx:
             # The official code would take end-of-text / padding embeddings as context and drop the first
             # tokens of every class name from the prompt.
             raise ValueError(f'CTX_INIT "{ctx_init}" has {n_words} tokens, fewer than the {n_ctx} context tokens '
                              "asked for: give a longer CTX_INIT or fewer context tokens")
-        weight = clip_model.token_embedding.weight
+        weight = tower.token_embedding.weight
         with torch.no_grad():
-            embedding = clip_model.token_embedding(tokenize(ctx_init, clip_context_length(clip_model)).to(weight.device))
-        return embedding[0, 1:1 + n_ctx, :].to(dtype).clone().cpu(), ctx_init
+            embedding = tower.token_embedding(tower.tokenize(ctx_init).to(weight.device))
+        return embedding[0, tower.lead:tower.lead + n_ctx, :].to(dtype).clone().cpu(), ctx_init
     log("Initializing a generic context")
     ctx_vectors = torch.empty(n_ctx, ctx_dim, dtype=dtype)
     nn.init.normal_(ctx_vectors, std=0.02)
@@ -156,7 +164,20 @@ def init_leading_context(clip_model: nn.Module, n_ctx: int, ctx_init: str, dtype
 
 
 def clip_context_length(clip_model: nn.Module) -> int:
-    return clip_model.positional_embedding.shape[0]
+    return text_tower(clip_model).context_length
+
+
+def _check_one_token_per_word(tower: TextTower, words: str, n_ctx: int) -> None:
+    """Context words stand for one context vector each. CLIP's BPE is left as the reference has it;
+    other tokenizers may split a word (SentencePiece), which would misplace every later position."""
+    if isinstance(tower.tokenizer, CLIPBPETokenizer):
+        return
+    n = len(tower.tokenizer.words(words))
+    if n != n_ctx:
+        raise ValueError(
+            f'The context "{words}" is {n_ctx} words but {n} tokens for {tower.tokenizer.name}: each context word '
+            "must be one token. Choose other context words (CTX_INIT) or a random context (CTX_INIT \"\")."
+        )
 
 
 class PromptLearner(nn.Module):
@@ -185,8 +206,10 @@ class PromptLearner(nn.Module):
         n_cls = len(classnames)
         if n_cls == 0:
             raise ValueError("PromptLearner needs at least one class name")
-        dtype = dtype or clip_model.token_embedding.weight.dtype
-        context_length = clip_context_length(clip_model)
+        tower = text_tower(clip_model)
+        dtype = dtype or tower.token_embedding.weight.dtype
+        context_length = tower.context_length
+        lead = tower.lead
         log = print if verbose else (lambda *a, **k: None)
 
         if context is None:
@@ -197,29 +220,52 @@ class PromptLearner(nn.Module):
         log(f'Initial context: "{prompt_prefix}"')
         log(f"Number of context words (tokens): {n_ctx}")
         self.ctx = nn.Parameter(ctx_vectors)
+        if context is None:
+            _check_one_token_per_word(tower, prompt_prefix, n_ctx)
 
         classnames = [name.replace("_", " ") for name in classnames]
-        self.name_lens = [len(encode_text_tokens(name)) for name in classnames]
+        if isinstance(tower.tokenizer, CLIPBPETokenizer):
+            self.name_lens = [len(encode_text_tokens(name)) for name in classnames]
+        else:  # the name's tokens where it stands in the prompt (SentencePiece marks word starts)
+            words = tower.tokenizer.words
+            self.name_lens = [len(words(prompt_prefix + " " + name)) - n_ctx for name in classnames]
         if prompt_template is None:
             prompts = [prompt_prefix + " " + name + "." for name in classnames]
         else:
             if "{}" not in prompt_template:
                 raise ValueError(f'A prompt template needs a "{{}}" where the class name goes, got "{prompt_template}"')
             prompts = [prompt_template.format(name) for name in classnames]
-        tokenized = torch.cat([tokenize(p, context_length) for p in prompts])
-        if int(tokenized.argmax(dim=-1).min()) <= n_ctx:
+        for p in prompts:  # the pooled (EOT) token must fit: never a silently truncated prompt
+            n = tower.tokenizer.length(p)
+            if n > context_length:
+                raise ValueError(
+                    f'The prompt "{p}" is {n} tokens, more than the context length of this text encoder '
+                    f"({context_length} tokens): its end-of-text token, which is read out, would be cut off. Use "
+                    f"fewer context tokens (N_CTX, now {n_ctx}) or a shorter class name."
+                )
+        tokenized = torch.cat([tower.tokenize(p) for p in prompts])
+        eot_indices = tower.pooled_positions(tokenized)
+        if int(eot_indices.min()) < lead + n_ctx:
             raise ValueError(f'The prompt "{prompts[0]}" has fewer than {n_ctx} tokens before its end: no room for '
                              f"the {n_ctx} context vectors")
         with torch.no_grad():
-            weight = clip_model.token_embedding.weight
-            embedding = clip_model.token_embedding(tokenized.to(weight.device)).type(dtype).cpu()
+            weight = tower.token_embedding.weight
+            embedding = tower.token_embedding(tokenized.to(weight.device)).type(dtype).cpu()
         # Buffers are saved (as the reference) but dropped on load, so checkpoints transfer across classes.
-        self.register_buffer("token_prefix", embedding[:, :1, :].clone())
-        self.register_buffer("token_suffix", embedding[:, 1 + n_ctx:, :].clone())
-        self.register_buffer("eot_indices", tokenized.argmax(dim=-1), persistent=False)
+        self.register_buffer("token_prefix", embedding[:, :lead, :].clone())
+        self.register_buffer("token_suffix", embedding[:, lead + n_ctx:, :].clone())
+        self.register_buffer("eot_indices", eot_indices, persistent=False)
         self.register_buffer("layout_index", torch.tensor(
-            [_layout_index(n_ctx, n, context_length, class_token_position) for n in self.name_lens]
+            [_layout_index(n_ctx, n, context_length, class_token_position, lead) for n in self.name_lens]
         ), persistent=False)
+        # The fast paths are exact on causal towers with EOT pooling only (vlprompt.clip.towers).
+        self.exact_fast_paths = tower.fast_paths_exact
+        if fast and not self.exact_fast_paths:
+            log(f"Text encoding: the reference plan (full {context_length} tokens, nothing shared): the fast paths "
+                f"are not exact for this text tower ({'causal' if tower.causal else 'bidirectional'} attention, "
+                f"{tower.pool} pooling)")
+            fast = False
+        self.lead = lead
 
         self.tokenized_prompts = tokenized
         self.classnames = classnames
@@ -235,6 +281,9 @@ class PromptLearner(nn.Module):
     def make_plan(self, truncate: bool = True, shared_prefix: bool = True) -> EncodingPlan:
         """The plan with EOT truncation / length groups (``truncate``) and prefix sharing on or off."""
         key = (truncate, shared_prefix, str(self.eot_indices.device))
+        if (truncate or shared_prefix) and not self.exact_fast_paths:
+            raise ValueError("EOT truncation and the shared prefix are not exact for this text tower (bidirectional "
+                             "attention or last-position pooling): only make_plan(False, False) is valid")
         if key not in self._plans:
             self._plans[key] = plan_from_eot(self.eot_indices, self.context_length,
                                              self._shared_len() if shared_prefix else 0, truncate)
@@ -247,13 +296,13 @@ class PromptLearner(nn.Module):
 
     def _shared_len(self) -> int:
         if self.csc or self.class_token_position == "front":
-            return 1  # only the start token is common to all classes
+            return self.lead  # only the start token is common to all classes
         if self.class_token_position == "middle":
-            return 1 + self.n_ctx // 2
+            return self.lead + self.n_ctx // 2
         # End layout: [SOT][ctx], then any fixed tokens every class prompt has next (a template's words
         # before the class name, the "of a" after 2 learned tokens of "a photo of a"); same ids, same
         # embeddings. Every EOT stays after the shared part.
-        return max(1 + self.n_ctx, common_prefix_length(self.tokenized_prompts))
+        return max(self.lead + self.n_ctx, common_prefix_length(self.tokenized_prompts, self.eot_indices))
 
     # ------------------------------------------------------------------ assembly
     def assemble(self, ctx: torch.Tensor, plan: Optional[EncodingPlan] = None) -> torch.Tensor:
@@ -262,7 +311,7 @@ class PromptLearner(nn.Module):
         if ctx.dim() == 2:
             ctx = ctx.unsqueeze(0).expand(self.n_cls, -1, -1)
         length = plan.seq_len
-        n_suffix = length - 1 - self.n_ctx
+        n_suffix = length - self.lead - self.n_ctx
         prompts = torch.cat([self.token_prefix, ctx.to(self.token_prefix.dtype), self.token_suffix[:, :n_suffix]], dim=1)
         if self.class_token_position == "end":
             return prompts
@@ -273,7 +322,7 @@ class PromptLearner(nn.Module):
         """Per-image contexts (B, M, D) -> prompts (B, n_cls, L, D) (class token at the end)."""
         plan = plan or self.plan
         b = ctx.shape[0]
-        n_suffix = plan.seq_len - 1 - self.n_ctx
+        n_suffix = plan.seq_len - self.lead - self.n_ctx
         prefix = self.token_prefix.unsqueeze(0).expand(b, -1, -1, -1)
         suffix = self.token_suffix[:, :n_suffix].unsqueeze(0).expand(b, -1, -1, -1)
         ctx = ctx.to(self.token_prefix.dtype).unsqueeze(1).expand(-1, self.n_cls, -1, -1)
@@ -298,17 +347,19 @@ class FixedPrompts(nn.Module):
         from .prompts import class_prompts
 
         self.prompts = class_prompts(template, classnames)
-        self.context_length = clip_context_length(clip_model)
-        tokenized = tokenize(self.prompts, self.context_length)
-        weight = clip_model.token_embedding.weight
+        tower = text_tower(clip_model)
+        self.context_length = tower.context_length
+        tokenized = tower.tokenize(self.prompts)
+        weight = tower.token_embedding.weight
         with torch.no_grad():
-            embedding = clip_model.token_embedding(tokenized.to(weight.device)).cpu()
+            embedding = tower.token_embedding(tokenized.to(weight.device)).cpu()
         # Rebuilt from the class names: not saved (nothing here is learned).
         self.register_buffer("token_embeddings", embedding, persistent=False)
-        self.register_buffer("eot_indices", tokenized.argmax(dim=-1), persistent=False)
+        self.register_buffer("eot_indices", tower.pooled_positions(tokenized), persistent=False)
         self.tokenized_prompts = tokenized
-        self.shared_len = common_prefix_length(tokenized)
-        self.fast = fast
+        self.shared_len = common_prefix_length(tokenized, self.eot_indices)
+        # The fast paths are exact on causal towers with EOT pooling only (vlprompt.clip.towers).
+        self.fast = fast and tower.fast_paths_exact
         self._plans = {}
 
     def make_plan(self, truncate: bool = True, shared_prefix: bool = True) -> EncodingPlan:

@@ -12,7 +12,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .tokenizer import tokenize
+from .towers import text_tower
 
 # The 7 "selected" ImageNet templates of CLIP's prompt-engineering notebook, in the reference's order.
 IMAGENET_TEMPLATES_SELECT = (
@@ -57,11 +57,11 @@ def class_prompts(template: str, classnames: Sequence[str]) -> List[str]:
 def encode_texts(clip_model: nn.Module, texts: Sequence[str], batch_size: int = 256,
                  normalize: bool = True) -> torch.Tensor:
     """Text features (float32, on the model's device) of plain strings, in batches of ``batch_size``."""
-    device = clip_model.positional_embedding.device
-    context_length = clip_model.positional_embedding.shape[0]
+    tower = text_tower(clip_model)  # the model's own tokenizer and context length
+    device = tower.positional_embedding.device
     feats = []
     for i in range(0, len(texts), batch_size):
-        ids = tokenize(list(texts[i:i + batch_size]), context_length).to(device)
+        ids = tower.tokenize(list(texts[i:i + batch_size])).to(device)
         feats.append(clip_model.encode_text(ids))
     feats = torch.cat(feats).float()
     return F.normalize(feats, dim=-1) if normalize else feats

@@ -6,7 +6,8 @@ to the prefix's keys/values at every layer, as a key/value cache does. Attention
 prefix's hidden states do not depend on what follows: the result equals the plain computation.
 
 **Layer prompts** (the one mechanism deep-prompt methods use): ``layer_prompts`` maps a block index i to
-a tensor that replaces the hidden states at positions 1..n right before block i (the official IVLP /
+a tensor that replaces the hidden states at positions 1..n (after the start token; 0..n-1 on towers
+without one, SigLIP) right before block i (the official IVLP /
 MaPLe / PromptSRC / TCP semantics). A tensor (n, D) is the same for every prompt (deep prompts); a
 tensor (n_cls, n, D) holds one per class (TCP's class-aware tokens). Shared replacements inside the
 shared prefix keep the prefix shared; from the first class-specific one on, the prefix is copied to
@@ -26,6 +27,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
+from .towers import text_tower
+
 if TYPE_CHECKING:
     from .prompt_learner import EncodingPlan
 
@@ -39,12 +42,13 @@ def attention_qkv(attn: nn.Module, x: torch.Tensor):
     return F.linear(x, attn.in_proj_weight, attn.in_proj_bias).chunk(3, dim=-1)
 
 
-def replace_positions(x: torch.Tensor, prompt: torch.Tensor) -> torch.Tensor:
-    """``x`` (B, L, D) with positions 1..n replaced by ``prompt`` (n, D) or one per row (B, n, D)."""
+def replace_positions(x: torch.Tensor, prompt: torch.Tensor, start: int = 1) -> torch.Tensor:
+    """``x`` (B, L, D) with positions start..start+n-1 (1..n: after CLIP's start token) replaced by ``prompt``
+    (n, D) or one per row (B, n, D)."""
     n = prompt.shape[-2]
     if prompt.dim() == 2:
         prompt = prompt.unsqueeze(0).expand(x.shape[0], -1, -1)
-    return torch.cat([x[:, :1], prompt.to(x.dtype), x[:, 1 + n:]], dim=1)
+    return torch.cat([x[:, :start], prompt.to(x.dtype), x[:, start + n:]], dim=1)
 
 
 def _rows(layer_prompts: Optional[LayerPrompts], index=None, repeat: int = 1) -> Optional[LayerPrompts]:
@@ -64,17 +68,24 @@ def _rows(layer_prompts: Optional[LayerPrompts], index=None, repeat: int = 1) ->
 class TextEncoder(nn.Module):
     """Prompt embeddings (N, L, D) + EOT positions (N,) -> projected EOT features (N, embed_dim).
 
-    Any L up to the context length works: the transformer is causal, so prompts cut after their
-    last EOT (as :class:`PromptLearner` assembles them) give the same EOT features as 77 tokens.
+    Any L up to the context length works on a causal tower: prompts cut after their last EOT (as
+    :class:`PromptLearner` assembles them) give the same EOT features as 77 tokens. Any open_clip text
+    tower (:func:`~vlprompt.clip.towers.text_tower`); on a bidirectional one the plan must be the
+    reference plan (``PromptLearner`` chooses it there).
     """
 
     def __init__(self, clip_model: nn.Module):
         super().__init__()
-        self.transformer = clip_model.transformer
-        self.positional_embedding = clip_model.positional_embedding
-        self.ln_final = clip_model.ln_final
-        self.text_projection = clip_model.text_projection
-        self.register_buffer("attn_mask", clip_model.attn_mask.clone(), persistent=False)
+        tower = text_tower(clip_model)  # any open_clip layout (vlprompt.clip.towers)
+        self.transformer = tower.transformer
+        self.positional_embedding = tower.positional_embedding
+        self.ln_final = tower.ln_final
+        self.text_projection = tower.text_projection
+        # None: a bidirectional tower (SigLIP); the plain computation is then the only exact one.
+        mask = tower.attn_mask.clone() if tower.causal else None
+        self.register_buffer("attn_mask", mask, persistent=False)
+        self.causal = tower.causal
+        self.lead = tower.lead  # layer prompts replace the positions after the leading special tokens
 
     @property
     def dtype(self) -> torch.dtype:
@@ -90,7 +101,8 @@ class TextEncoder(nn.Module):
         length = prompts.shape[1]
         dtype = self.dtype
         x = prompts.to(dtype) + self.positional_embedding[:length].to(dtype)
-        x = self._run_blocks(x, self.attn_mask[:length, :length], layer_prompts)
+        mask = None if self.attn_mask is None else self.attn_mask[:length, :length]
+        x = self._run_blocks(x, mask, layer_prompts)
         x = self.ln_final(x)
         x = x[torch.arange(x.shape[0], device=x.device), eot_indices]
         return self._project(x)
@@ -101,7 +113,7 @@ class TextEncoder(nn.Module):
         batch_first = getattr(self.transformer, "batch_first", True)
         for i in range(first, len(self.blocks)):
             if layer_prompts and i in layer_prompts:
-                x = replace_positions(x, layer_prompts[i])
+                x = replace_positions(x, layer_prompts[i], self.lead)
             if batch_first:
                 x = self.blocks[i](x, attn_mask=attn_mask)
             else:  # older open_clip layouts run sequence-first
@@ -109,6 +121,8 @@ class TextEncoder(nn.Module):
         return x
 
     def _project(self, x: torch.Tensor) -> torch.Tensor:
+        if self.text_projection is None:
+            return x
         if isinstance(self.text_projection, nn.Linear):
             return self.text_projection(x)
         return x @ self.text_projection
@@ -166,10 +180,10 @@ class TextEncoder(nn.Module):
         return out if grouped else out[0]
 
     def _prefix_can_be_shared(self, shared_len: int, length: int, layer_prompts: Optional[LayerPrompts]) -> bool:
-        if not (shared_len > 0 and self.supports_shared_prefix and length > shared_len):
+        if not (shared_len > 0 and self.causal and self.supports_shared_prefix and length > shared_len):
             return False
         # A shared replacement must lie inside the shared prefix (it is written into the prefix once).
-        return all(p.dim() == 3 or 1 + p.shape[-2] <= shared_len for p in (layer_prompts or {}).values())
+        return all(p.dim() == 3 or self.lead + p.shape[-2] <= shared_len for p in (layer_prompts or {}).values())
 
     def _encode_same_length(self, prompts, eot_indices, shared_len, per_chunk, run, layer_prompts) -> torch.Tensor:
         g, n, length, dim = prompts.shape
@@ -218,7 +232,7 @@ class TextEncoder(nn.Module):
                 x = self.ln_final(x).reshape(g, n, p + s, dim)
                 return self._project(x[:, torch.arange(n, device=x.device), eot_local + p])
             if prompt is not None:
-                xp = replace_positions(xp, prompt)
+                xp = replace_positions(xp, prompt, self.lead)
             attn = blk.attn
             heads = attn.num_heads
             hd = dim // heads

@@ -27,6 +27,7 @@ def _build_defaults() -> CN:
     _C.INPUT = CN()
     _C.INPUT.SIZE = (224, 224)
     _C.INPUT.INTERPOLATION = "bilinear"
+    _C.INPUT.RESIZE_MODE = "shortest"  # vlprompt: test resize. shortest: shorter side + center crop; squash
     _C.INPUT.TRANSFORMS = ()
     _C.INPUT.NO_TRANSFORM = False
     _C.INPUT.PIXEL_MEAN = [0.485, 0.456, 0.406]
@@ -81,6 +82,11 @@ def _build_defaults() -> CN:
     _C.MODEL.BACKBONE.PATH = ""  # a local checkpoint file (OpenAI JIT archive or state dict)
     _C.MODEL.BACKBONE.CACHE_DIR = "~/.cache/clip"  # folder holding RN50.pt, ViT-B-16.pt, ...
     _C.MODEL.BACKBONE.PRETRAINED_TAG = ""  # open_clip pretrained tag for non-OpenAI models
+    # vlprompt: a Hugging Face tokenizer.json (or its folder) for towers that need one (SigLIP, MetaCLIP 2)
+    _C.MODEL.BACKBONE.TOKENIZER = ""
+    # vlprompt: preprocessing of open_clip backbones. "auto": INPUT keys the YAML files / options set
+    # stay, the others come from the tag's pretrained config; "pretrained": all from it; "config": none.
+    _C.MODEL.BACKBONE.PREPROCESS = "auto"
     # vlprompt: how class prompts are encoded. "fast": the exact fast paths (prompts cut after their
     # end-of-text token, the class-independent prefix encoded once, class text features encoded once
     # per evaluation). "reference": the original computation (every prompt padded to the full context

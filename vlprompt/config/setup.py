@@ -60,6 +60,24 @@ def _check_key(cfg: CN, key: str) -> None:
         node = node[part]
 
 
+def yaml_keys(path: str) -> set:
+    """The dotted keys a YAML config file sets (``{"INPUT.SIZE", ...}``)."""
+    import yaml
+
+    with open(path, encoding="utf-8") as f:
+        data = yaml.safe_load(f) or {}
+
+    def walk(node, prefix):
+        for k, v in node.items():
+            key = f"{prefix}{k}"
+            if isinstance(v, dict):
+                yield from walk(v, key + ".")
+            else:
+                yield key
+
+    return set(walk(data, "")) if isinstance(data, dict) else set()
+
+
 def merge_yaml(cfg: CN, path: str) -> None:
     if not os.path.isfile(path):
         raise FileNotFoundError(f'Config file not found: "{path}"')
@@ -129,7 +147,16 @@ def setup_cfg(
         if get(key):
             warnings.warn(f"{flag} is ignored: no method in this toolbox reads it (kept for command-line compatibility)")
 
-    merge_opts(cfg, list(get("opts") or []) + list(opts or []))
+    all_opts = list(get("opts") or []) + list(opts or [])
+    merge_opts(cfg, all_opts)
+    if cfg.MODEL.BACKBONE.NAME and cfg.MODEL.BACKBONE.PREPROCESS != "config":
+        # open_clip backbones: INPUT keys no file or option sets come from the pretrained config.
+        from vlprompt.clip.loader import apply_backbone_preprocess
+
+        explicit = set(all_opts[0::2])
+        for path in (dataset_config_file, config_file):
+            explicit |= yaml_keys(path) if path else set()
+        apply_backbone_preprocess(cfg, explicit)
     finalize_cfg(cfg)
     if freeze:
         cfg.freeze()
