@@ -47,6 +47,11 @@ def dataset(root: str, classes: int, train: int, test_per_class: float) -> str:
     if not os.path.isdir(folder):
         names = [re.sub(r"[^A-Za-z0-9' -]", "", IMAGENET_CLASSNAMES[i % 1000]).strip().replace(" ", "_") or f"c{i}"
                  for i in range(classes)]
+        seen: dict = {}
+        for i, n in enumerate(names):  # ImageNet repeats two names (crane, maillot): class names must differ
+            seen[n] = seen.get(n, 0) + 1
+            if seen[n] > 1:
+                names[i] = f"{n}_{seen[n]}"
         tmp = folder + ".tmp"
         make_images(tmp, classes, max(train, 1) + 1 + max(1, n_test // classes))
         for i, d in enumerate(sorted(os.listdir(tmp))):

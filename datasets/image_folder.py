@@ -169,7 +169,8 @@ class ImageFolder(UserDataset):
             raise ValueError(f"ImageFolder: DATASET.CUSTOM.CLASSNAMES names no class for folder(s) {preview(unnamed)}")
         classnames = [self.names.get(f) or clean_classname(f) for f in folders]
         if len(set(classnames)) < len(classnames):
-            raise ValueError(f"ImageFolder: two folders give the same class name ({preview(classnames)}); rename one "
+            clashes = sorted({f"{f} -> {n}" for f, n in zip(folders, classnames) if classnames.count(n) > 1})
+            raise ValueError(f"ImageFolder: folders give the same class name ({preview(clashes)}); rename one "
                              "or name them with DATASET.CUSTOM.CLASSNAMES")
         split_path = os.path.join(self.root, self.split_file)
 

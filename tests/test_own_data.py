@@ -129,6 +129,10 @@ def test_user_data_problems_are_reported_before_training(tmp_path, my_shapes):
         build_dataset(cfg)
     with pytest.raises(Exception, match="is not a folder"):
         build_dataset(setup_cfg(opts=["DATASET.NAME", "ImageFolder", "DATASET.ROOT", str(tmp_path / "nope")]))
+    name = classes[0].split("_", 1)[1]
+    shutil.copytree(user / classes[0], user / f"99_{name}")  # numbering aside, the same class name twice
+    with pytest.raises(ValueError, match=rf"same class name \({classes[0]} -> .*, 99_{name} -> "):
+        build_dataset(cfg)
 
 
 # ----------------------------------------------------------------------------- predict and export
