@@ -303,3 +303,36 @@ def test_unknown_names_and_empty_folders_are_clear_errors(tmp_path):
     (folder / "open_clip_config.json").write_text(json.dumps({"model_cfg": open_clip_config("ViT-B-16")["model_cfg"]}))
     with pytest.raises(FileNotFoundError, match="holds no weights: put them there as open_clip_model.safetensors"):
         load_clip(f"local-dir:{folder}")
+
+
+# The successors read the text tower through the adapter too: on a CustomTextCLIP with a timm image tower (the
+# SigLIP miniature) each trains an epoch and evaluates; what needs a ViT image tower says so.
+SUCCESSORS = [
+    ("KgCoOp", "KgCoOp/tiny_ep5.yaml", []),
+    ("ProGrad", "ProGrad/tiny_ep5.yaml", []),
+    ("TCP", "TCP/tiny_ep5.yaml", []),
+    ("IVLP", "IVLP/tiny_ep3_batch4_2+2ctx.yaml", ["TRAINER.IVLP.PROMPT_DEPTH_VISION", "0"]),
+    ("CLIP_LoRA", "CLIP_LoRA/tiny.yaml", ["TRAINER.CLIP_LORA.ENCODER", "text"]),
+    ("TipAdapterF", "TipAdapterF/tiny.yaml", []),
+]
+
+
+@pytest.mark.parametrize("trainer,config,extra", SUCCESSORS, ids=[s[0] for s in SUCCESSORS])
+def test_successors_run_on_a_custom_text_tower(families, shared_data, tmp_path, one_thread, trainer, config, extra):
+    out = tmp_path / "run"
+    args = coop_args(shared_data, out, trainer=trainer, config=str(REPO / "configs/trainers" / config))
+    run_in_process(args + ONE_EPOCH + ["MODEL.BACKBONE.NAME", families["siglip"]] + extra)
+    log = (out / "log.txt").read_text()
+    assert json.loads((out / "results.json").read_text())["status"] == "completed" and final_accuracy(log) >= 0
+    if trainer not in ("CLIP_LoRA", "TipAdapterF"):  # learned prompts on SigLIP's bidirectional tower: plain encoding
+        assert "Text encoding: the reference plan" in log
+
+
+def test_vision_side_methods_name_what_a_timm_image_tower_lacks(families, shared_data, tmp_path, one_thread):
+    bb = ["MODEL.BACKBONE.NAME", families["siglip"]]
+    with pytest.raises(ValueError, match="LoRA on the vision encoder needs a ViT image encoder.*ENCODER text"):
+        run_in_process(coop_args(shared_data, tmp_path / "lora", trainer="CLIP_LoRA",
+                                 config=str(REPO / "configs/trainers/CLIP_LoRA/tiny.yaml")) + ONE_EPOCH + bb)
+    with pytest.raises(ValueError, match="need a ViT image encoder"):
+        run_in_process(coop_args(shared_data, tmp_path / "ivlp", trainer="IVLP",
+                                 config=str(REPO / "configs/trainers/IVLP/tiny_ep3_batch4_2+2ctx.yaml")) + ONE_EPOCH + bb)

@@ -24,7 +24,7 @@ from typing import Dict, Optional, Tuple
 import torch
 import torch.nn.functional as F
 
-from vlprompt.clip import EncodingPlan, PromptCLIP, PromptLearner, TextEncoder, clip_dtype, init_leading_context, vision
+from vlprompt.clip import EncodingPlan, PromptCLIP, PromptLearner, TextEncoder, clip_dtype, init_leading_context, text_tower, vision
 from vlprompt.clip.layer_prompts import attach_block_prompts, block_prompts, check_depth, new_prompt
 from vlprompt.config import declare
 from vlprompt.engine import TRAINER_REGISTRY, CLIPTrainer
@@ -51,7 +51,7 @@ class DeepPromptCLIP(PromptCLIP):
             width = vision.vit_width(self.image_encoder)
             self.image_encoder.register_parameter("VPT", new_prompt(n_ctx_vision, width))
             attach_block_prompts(vision.vit_blocks(self.image_encoder), depth_vision, n_ctx_vision, width)
-        attach_block_prompts(self.text_encoder.blocks, depth_text, n_ctx_text, clip_model.ln_final.weight.shape[0])
+        attach_block_prompts(self.text_encoder.blocks, depth_text, n_ctx_text, text_tower(clip_model).width)
         dtype = clip_dtype(clip_model)
         context = init_leading_context(clip_model, n_ctx_text, ctx_init, dtype)
         self.prompt_learner = PromptLearner(clip_model, classnames, dtype=dtype, fast=fast, context=context)

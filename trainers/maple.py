@@ -24,7 +24,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from vlprompt.clip import EncodingPlan, PromptCLIP, PromptLearner, TextEncoder, clip_dtype, init_leading_context, vision
+from vlprompt.clip import EncodingPlan, PromptCLIP, PromptLearner, TextEncoder, clip_dtype, init_leading_context, text_tower, vision
 from vlprompt.clip.layer_prompts import check_depth, new_prompt
 from vlprompt.config import declare
 from vlprompt.engine import TRAINER_REGISTRY, CLIPTrainer
@@ -104,7 +104,7 @@ class MaPLe(CLIPTrainer):
         c = self.cfg.TRAINER.MAPLE
         visual = clip_model.visual
         vision.check_prompted_vit(visual, "MaPLe")
-        check_depth(c.PROMPT_DEPTH, len(clip_model.transformer.resblocks), "TRAINER.MAPLE.PROMPT_DEPTH", "text", 1)
+        check_depth(c.PROMPT_DEPTH, len(text_tower(clip_model).transformer.resblocks), "TRAINER.MAPLE.PROMPT_DEPTH", "text", 1)
         check_depth(c.PROMPT_DEPTH, len(vision.vit_blocks(visual)), "TRAINER.MAPLE.PROMPT_DEPTH", "image", 1)
         pl = MaPLePromptLearner(clip_model, classnames, c.N_CTX, c.CTX_INIT, c.PROMPT_DEPTH, vision.vit_width(visual),
                                 clip_dtype(clip_model), fast=self.fast_text)

@@ -25,8 +25,7 @@ import torch.distributed as dist
 import torch.nn as nn
 import torch.nn.functional as F
 
-from vlprompt.clip import PromptLearner, class_prompts, clip_dtype, encode_class_prompts, tokenize
-from vlprompt.clip.prompt_learner import clip_context_length
+from vlprompt.clip import PromptLearner, class_prompts, clip_dtype, encode_class_prompts, text_tower
 from vlprompt.config import bool_as_string, declare, declare_coercion
 from vlprompt.engine import TRAINER_REGISTRY, compute_accuracy
 from vlprompt.trainers.coop import CoOp, CoOpCLIP
@@ -65,11 +64,12 @@ def prograd_context(clip_model: nn.Module, template: str, n_ctx: int, dtype: tor
     if n_ctx < k:
         raise ValueError(f'TRAINER.COOP.N_CTX {n_ctx} is smaller than the {k} words of ProGrad\'s initial prompt '
                          f'"{words}": use N_CTX >= {k}')
-    weight = clip_model.token_embedding.weight
+    tower = text_tower(clip_model)
+    weight = tower.token_embedding.weight
     with torch.no_grad():
-        embedding = clip_model.token_embedding(tokenize(words, clip_context_length(clip_model)).to(weight.device))
+        embedding = tower.token_embedding(tower.tokenize(words).to(weight.device))
     ctx = torch.zeros(n_ctx, weight.shape[1], dtype=dtype)
-    ctx[n_ctx - k:] = embedding[0, 1:1 + k].to(dtype).cpu()
+    ctx[n_ctx - k:] = embedding[0, tower.lead:tower.lead + k].to(dtype).cpu()
     return ctx, " ".join(["X"] * (n_ctx - k) + [words])
 
 

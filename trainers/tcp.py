@@ -23,7 +23,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from open_clip.transformer import QuickGELU
 
-from vlprompt.clip import EncodingPlan, PromptLearner, clip_dtype
+from vlprompt.clip import EncodingPlan, PromptLearner, clip_dtype, clip_embed_dim, text_tower
 from vlprompt.config import declare
 from vlprompt.engine import TRAINER_REGISTRY
 from vlprompt.trainers.kgcoop import KgCoOp, KgCoOpCLIP
@@ -75,7 +75,7 @@ class TCPPromptLearner(PromptLearner):
                  dtype: torch.dtype, fast: bool = True):
         super().__init__(clip_model, classnames, n_ctx=n_ctx, ctx_init=ctx_init, dtype=dtype, fast=fast,
                          prompt_template=prompt_template)
-        vis_dim = clip_model.visual.output_dim  # = the text embedding dim, the meta-net's input
+        vis_dim = clip_embed_dim(clip_model)  # = the text embedding dim, the meta-net's input
         self.meta_net = nn.Sequential(OrderedDict([
             ("linear1", nn.Linear(vis_dim, vis_dim // 4)),
             ("gelu", QuickGELU()),
@@ -142,7 +142,7 @@ class TCP(KgCoOp):
 
     def build_custom_clip(self, classnames, clip_model):
         layer = self.cfg.TRAINER.TCP.INJECT_LAYER
-        n_blocks = len(clip_model.transformer.resblocks)
+        n_blocks = len(text_tower(clip_model).transformer.resblocks)
         if not 1 <= layer < n_blocks:
             scaled = max(1, min(n_blocks - 1, round(8 * n_blocks / 12)))
             raise ValueError(f"TRAINER.TCP.INJECT_LAYER {layer} is not a block of this text encoder: it has {n_blocks} "

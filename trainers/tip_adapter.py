@@ -49,7 +49,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from vlprompt.clip import IMAGENET_TEMPLATES_SELECT, FixedTextCLIP, class_prompts, encode_class_prompts
+from vlprompt.clip import IMAGENET_TEMPLATES_SELECT, FixedTextCLIP, class_prompts, clip_embed_dim, encode_class_prompts
 from vlprompt.config import declare
 from vlprompt.engine import TRAINER_REGISTRY, CLIPTrainer, feature_cache
 from vlprompt.engine.checkpoint import load_checkpoint, load_state_dict_checked
@@ -264,7 +264,7 @@ class _TipAdapterBase(CLIPTrainer):
             "official, " + name if name in OFFICIAL_SETTINGS else "no official setting for this dataset: the medians")
         print(f"Tip-Adapter: init alpha {init_alpha:g}, init beta {t.INIT_BETA:g}, search scale [beta, alpha] "
               f"{list(scale)}, steps {list(t.SEARCH_STEP)} ({source})")
-        cache = TipCache(len(self.dm.dataset.train_x), clip_model.visual.output_dim, classnames)
+        cache = TipCache(len(self.dm.dataset.train_x), clip_embed_dim(clip_model), classnames)
         cache.set_hyperparameters(init_alpha, t.INIT_BETA)
         return TipAdapterCLIP(clip_model, text_features, cache)
 

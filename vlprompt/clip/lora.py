@@ -196,7 +196,9 @@ def _towers(clip_model: nn.Module, encoder: str) -> Dict[str, nn.Module]:
         raise ValueError(f'LoRA encoder must be one of {list(ENCODERS)}, got "{encoder}"')
     towers = {}
     if encoder in ("text", "both"):
-        towers["text"] = clip_model.transformer
+        from .towers import text_tower
+
+        towers["text"] = text_tower(clip_model).transformer  # CLIP and CustomTextCLIP layouts alike
     if encoder in ("vision", "both"):
         visual = getattr(clip_model.visual, "transformer", None)
         if visual is None:
