@@ -22,9 +22,11 @@ from common import (
     build_random_clip,
     class_names,
     device_name,
+    grad_scaler,
     image_size,
     max_rel_diff,
     median_time,
+    optimizer_step,
     peak_memory_mb,
     print_and_save,
     reset_peak,
@@ -70,7 +72,7 @@ def bench_clip_lora(args, device: torch.device) -> None:
     labels = torch.randint(0, args.classes, (batch,), generator=gen).to(device)
     optim = torch.optim.AdamW(adapters.parameters(), lr=2e-4, weight_decay=1e-2)
     prompts = model.prompts
-    scaler = torch.amp.GradScaler("cuda") if args.prec == "amp" and device.type == "cuda" else None
+    scaler = grad_scaler(device, args.prec)
 
     def logits_fast():
         return model(images)
@@ -82,13 +84,7 @@ def bench_clip_lora(args, device: torch.device) -> None:
         optim.zero_grad()
         with autocast(device, args.prec):
             loss = F.cross_entropy(fn(), labels)
-        if scaler is not None:
-            scaler.scale(loss).backward()
-            scaler.step(optim)
-            scaler.update()
-        else:
-            loss.backward()
-            optim.step()
+        optimizer_step(optim, loss, scaler)
 
     def logits_and_grads(fn):
         optim.zero_grad()

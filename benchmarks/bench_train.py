@@ -22,9 +22,11 @@ from common import (
     build_models,
     common_args,
     device_name,
+    grad_scaler,
     image_size,
     max_rel_diff,
     median_time,
+    optimizer_step,
     peak_memory_mb,
     print_and_save,
     reset_peak,
@@ -63,7 +65,7 @@ def main(argv=None) -> None:
     images = torch.randn(batch, 3, size, size, generator=gen).to(device)
     labels = torch.randint(0, args.classes, (batch,), generator=gen).to(device)
     optim = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=1e-6, momentum=0.9)
-    scaler = torch.amp.GradScaler("cuda") if args.prec == "amp" and device.type == "cuda" else None
+    scaler = grad_scaler(device, args.prec)
 
     def logits_fast():
         return model(images)
@@ -77,13 +79,7 @@ def main(argv=None) -> None:
         optim.zero_grad()
         with autocast(device, args.prec):
             loss = F.cross_entropy(logits_fn(), labels)
-        if scaler is not None:
-            scaler.scale(loss).backward()
-            scaler.step(optim)
-            scaler.update()
-        else:
-            loss.backward()
-            optim.step()
+        optimizer_step(optim, loss, scaler)
 
     def logits_and_grad(logits_fn):
         optim.zero_grad()

@@ -82,6 +82,22 @@ def autocast(device: torch.device, prec: str):
     return contextlib.nullcontext()
 
 
+def grad_scaler(device: torch.device, prec: str):
+    """A grad scaler for fp16 autocast on CUDA (as the trainers use); None otherwise."""
+    return torch.amp.GradScaler("cuda") if prec == "amp" and device.type == "cuda" else None
+
+
+def optimizer_step(optim, loss: torch.Tensor, scaler=None) -> None:
+    """Backward and optimiser step, through ``scaler`` when there is one."""
+    if scaler is not None:
+        scaler.scale(loss).backward()
+        scaler.step(optim)
+        scaler.update()
+    else:
+        loss.backward()
+        optim.step()
+
+
 def sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize()

@@ -28,9 +28,11 @@ from common import (
     build_random_clip,
     class_names,
     device_name,
+    grad_scaler,
     image_size,
     max_rel_diff,
     median_time,
+    optimizer_step,
     peak_memory_mb,
     print_and_save,
     reset_peak,
@@ -85,7 +87,7 @@ def bench_deep(args) -> None:
     labels = torch.randint(0, args.classes, (batch,), generator=gen).to(device)
     params = [p for p in model.parameters() if p.requires_grad]
     optim = torch.optim.SGD(params, lr=1e-6, momentum=0.9)
-    scaler = torch.amp.GradScaler("cuda") if args.prec == "amp" and device.type == "cuda" else None
+    scaler = grad_scaler(device, args.prec)
     zs_tower = copy.deepcopy(model.image_encoder).requires_grad_(False) if args.method == "promptsrc" else None
 
     def loss_fast():
@@ -113,13 +115,7 @@ def bench_deep(args) -> None:
         optim.zero_grad()
         with autocast(device, args.prec):
             loss, _ = loss_fn()
-        if scaler is not None:
-            scaler.scale(loss).backward()
-            scaler.step(optim)
-            scaler.update()
-        else:
-            loss.backward()
-            optim.step()
+        optimizer_step(optim, loss, scaler)
 
     def logits_and_grad(loss_fn):
         optim.zero_grad()
