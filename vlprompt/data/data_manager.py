@@ -8,7 +8,7 @@ import torch
 from tabulate import tabulate
 from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler
 
-from vlprompt.utils.dist import get_rank, get_world_size
+from vlprompt.utils.dist import get_rank, get_world_size, run_device
 
 from .base import build_dataset
 from .gpu_augment import BatchAugmenter, GPUAugmentedLoader, check_gpu_augment, decoded_in_order
@@ -181,7 +181,7 @@ class DataManager:
             decoded=None if gpu_augment else decoded, images_elsewhere=gpu_augment,
         )
         if gpu_augment:
-            device = torch.device("cuda") if torch.cuda.is_available() and cfg.USE_CUDA else torch.device("cpu")
+            device = run_device(cfg)  # the trainer's device
             augmenter = BatchAugmenter(cfg, decoded_in_order(dataset.train_x, decoded), device)
             self.train_loader_x = GPUAugmentedLoader(self.train_loader_x, augmenter)
             if cfg.VERBOSE:

@@ -20,7 +20,7 @@ from tqdm import tqdm
 from vlprompt.data import DataManager
 from vlprompt.evaluation import build_evaluator
 from vlprompt.utils import AverageMeter, MetricMeter, mkdir_if_missing
-from vlprompt.utils.dist import all_gather_objects, get_world_size, is_distributed, is_main_process
+from vlprompt.utils.dist import all_gather_objects, get_world_size, is_distributed, is_main_process, run_device
 from vlprompt.utils.results import write_results
 
 from .checkpoint import (
@@ -327,7 +327,7 @@ class SimpleTrainer(TrainerBase):
         :class:`vlprompt.data.ClassesOnly` to rebuild a trained model for prediction)."""
         super().__init__()
         self.check_cfg(cfg)
-        self.device = torch.device("cuda") if torch.cuda.is_available() and cfg.USE_CUDA else torch.device("cpu")
+        self.device = run_device(cfg)
         self.start_epoch = self.epoch = 0
         self.max_epoch = cfg.OPTIM.MAX_EPOCH
         self.output_dir = cfg.OUTPUT_DIR

@@ -22,6 +22,11 @@ def init_distributed(use_cuda: bool = True) -> int:
     return world
 
 
+def run_device(cfg) -> torch.device:
+    """The run's device: CUDA (the process's current GPU) when available and ``USE_CUDA``, else the CPU."""
+    return torch.device("cuda") if torch.cuda.is_available() and cfg.USE_CUDA else torch.device("cpu")
+
+
 def is_distributed() -> bool:
     return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
 
